@@ -1,0 +1,92 @@
+//! Size classes ("bins") for free chunks, and the bitmap of non-empty bins.
+//!
+//! Sizes are counted in words. Small sizes get one bin each; from
+//! `2^SUB_BITS` words on, every power of two is split into `2^SUB_BITS` equal
+//! steps (as in TLSF), so a bin's sizes differ by at most a quarter:
+//!
+//! ```text
+//!  words:  3 4 5 6 7 | 8 10 12 14 | 16 20 24 28 | 32 40 48 56 | 64 ...
+//!  bin:    0 1 2 3 4 | 5  6  7  8 |  9 10 11 12 | 13 14 15 16 | 17 ...
+//! ```
+//!
+//! The last bin also holds every larger size. Bin `b` holds chunks of at
+//! least `lower_bound(b)` words, so every chunk in a bin above `bin_of(n)` is
+//! bigger than `n` words: a request scans its own bin, then takes the first
+//! chunk of the next non-empty bin, found with one `trailing_zeros` on the
+//! bitmap.
+
+/// Number of bins: one bit each in a `u64` bitmap.
+pub(crate) const BIN_COUNT: usize = 64;
+
+/// Each power of two of sizes is split in `2^SUB_BITS` bins.
+const SUB_BITS: u32 = 2;
+
+const WORD: usize = core::mem::size_of::<usize>();
+/// The smallest chunk, in words: a free chunk needs a list node and a size.
+const MIN_WORDS: usize = 3;
+
+/// The bin of a free chunk of `size` bytes (a word multiple, at least three
+/// words; larger sizes than the last bin's bound land in the last bin).
+#[inline]
+pub(crate) fn bin_of(size: usize) -> usize {
+    let words = size / WORD;
+    // `words >= 3`, so `ilog2` is defined; below `2^SUB_BITS` words the
+    // formula is the identity, so clamping the log makes small sizes linear.
+    let log = words.ilog2().max(SUB_BITS);
+    let shift = log - SUB_BITS;
+    let bin = ((shift as usize) << SUB_BITS) + (words >> shift) - MIN_WORDS;
+    bin.min(BIN_COUNT - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smallest size (bytes) that maps to `bin`.
+    fn lower_bound(bin: usize) -> usize {
+        (MIN_WORDS..)
+            .map(|w| w * WORD)
+            .find(|&s| bin_of(s) >= bin)
+            .unwrap()
+    }
+
+    #[test]
+    fn small_sizes_are_exact() {
+        for words in 3..(2 << SUB_BITS) {
+            assert_eq!(bin_of(words * WORD), words - MIN_WORDS);
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "slow under Miri; pure arithmetic")]
+    fn bins_are_monotonic_and_contiguous() {
+        let mut last = 0;
+        for words in 3..200_000usize {
+            let b = bin_of(words * WORD);
+            assert!(
+                b == last || b == last + 1,
+                "jump at {words} words: {last} -> {b}"
+            );
+            last = b;
+        }
+        assert_eq!(bin_of(3 * WORD), 0);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "slow under Miri; pure arithmetic")]
+    fn a_bin_spans_at_most_a_quarter() {
+        for bin in 1..BIN_COUNT - 1 {
+            let lo = lower_bound(bin);
+            let hi = lower_bound(bin + 1);
+            assert!(hi > lo);
+            assert!((hi - lo) * 4 <= lo + 3 * WORD, "bin {bin}: {lo}..{hi}");
+        }
+    }
+
+    #[test]
+    fn huge_sizes_land_in_the_last_bin() {
+        assert_eq!(bin_of(usize::MAX & !(WORD - 1)), BIN_COUNT - 1);
+        assert_eq!(bin_of(1 << 31), BIN_COUNT - 1);
+        assert_eq!(bin_of((1 << 24) + WORD * 5), BIN_COUNT - 1);
+    }
+}

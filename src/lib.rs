@@ -1,0 +1,80 @@
+//! # talcum
+//!
+//! A small, fast memory allocator for WebAssembly and `no_std`: a binned
+//! boundary-tag allocator.
+//!
+//! ```ignore
+//! // On wasm32:
+//! #[global_allocator]
+//! static ALLOC: talcum::TalckWasm = unsafe { talcum::TalckWasm::new_global() };
+//! ```
+//!
+//! ## How it works
+//!
+//! Memory comes as heaps. Each heap is cut into chunks that tile it exactly;
+//! a chunk is free or allocated.
+//!
+//! ```text
+//!            tag: acme|flags                    next prev size      size
+//!            v                                  v                     v
+//!  heap: ... [tag| payload ......... ] [ node | size |  ...  | size ] [tag| payload ] ... [sentinel]
+//!            `---- allocated chunk ---' `----------- free chunk ------' `- allocated -'
+//! ```
+//!
+//! * An **allocated chunk** spends one word, its *tag*: the address of the
+//!   chunk's end, plus a bit saying "allocated" and a bit saying "the chunk
+//!   below me is free".
+//! * A **free chunk** holds a list node and its size at its base, and its
+//!   size again in its last word, so the chunk above can find its start.
+//! * Looking **up** from a chunk reads the next chunk's first word: a tag has
+//!   the allocated bit set, a list pointer never does. Looking **down** needs
+//!   the tag's flag, then the size word just below. So `free` merges with both
+//!   neighbours in constant time, and no two free chunks ever touch.
+//! * Free chunks sit in 64 **bins** by size (exact for small sizes, then four
+//!   per power of two); a `u64` bitmap of non-empty bins finds the next bin
+//!   that fits with one `trailing_zeros`.
+//!
+//! Each module documents its part: [`Span`]; `tag` (the boundary tag);
+//! `list` (the free list); `bins`; `talc` (the core); `oom` (handlers);
+//! `talck` (the global wrappers); `wasm`.
+//!
+//! ## Features
+//! * `counters`: [`Talc::get_counters`].
+//! * `checks`: verify every invariant after every operation (slow; tests).
+//! * `allocator-api2`: `allocator_api2::alloc::Allocator` for [`TalckRef`].
+//! * `nightly`: `core::alloc::Allocator` for [`TalckRef`].
+
+#![no_std]
+#![cfg_attr(feature = "nightly", feature(allocator_api))]
+#![deny(unsafe_op_in_unsafe_fn)]
+// The design's error type is `()`: every failure means "no memory".
+#![allow(clippy::result_unit_err)]
+#![warn(
+    missing_docs,
+    clippy::undocumented_unsafe_blocks,
+    clippy::missing_safety_doc
+)]
+
+mod bins;
+#[cfg(feature = "checks")]
+mod checks;
+#[cfg(feature = "counters")]
+mod counters;
+mod list;
+mod oom;
+mod span;
+mod tag;
+mod talc;
+mod talck;
+mod wasm;
+
+#[cfg(feature = "counters")]
+pub use counters::Counters;
+pub use oom::{ErrOnOom, InitOnOom, OomHandler};
+pub use span::Span;
+pub use talc::Talc;
+pub use talck::{Talck, TalckRef, TalckSingleThreaded};
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+pub use wasm::TalckWasm;
+#[cfg(target_arch = "wasm32")]
+pub use wasm::{WasmHandler, MIN_GROW_PAGES};

@@ -1,0 +1,62 @@
+//! Out-of-memory handlers: what a [`Talc`] does when no free chunk fits.
+
+use core::alloc::Layout;
+
+use crate::{Span, Talc};
+
+/// Called by [`Talc::malloc`] when no free chunk fits a request.
+///
+/// A handler may add memory (with [`Talc::claim`], [`Talc::extend`] or
+/// [`Talc::init`]) and return `Ok(())`, and the allocation is retried; or it
+/// returns `Err(())` and the allocation fails. A handler that returns
+/// `Ok(())` must have added memory enough for `layout` (a free chunk of
+/// `size + align + 2` words is always enough), or the retry calls it again.
+pub trait OomHandler: Sized {
+    /// Adds memory to `talc` for `layout`, or fails.
+    fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()>;
+}
+
+/// Fails every allocation that does not fit the memory already given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ErrOnOom;
+
+impl OomHandler for ErrOnOom {
+    fn handle_oom(_: &mut Talc<Self>, _: Layout) -> Result<(), ()> {
+        Err(())
+    }
+}
+
+/// Claims a given span on the first allocation that needs memory, then
+/// fails like [`ErrOnOom`]. Handy for a static arena in a `const` global.
+///
+/// ```
+/// use talcum::{InitOnOom, Span, Talc};
+/// static mut ARENA: [u8; 4096] = [0; 4096];
+/// // SAFETY: ARENA is used by this allocator only.
+/// let talc = Talc::new(unsafe { InitOnOom::new(Span::from_slice_ptr(&raw mut ARENA)) });
+/// # let _ = talc;
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct InitOnOom(Span);
+
+impl InitOnOom {
+    /// A handler that will hand `heap` to its `Talc` on first need.
+    ///
+    /// # Safety
+    /// `heap` must satisfy [`Talc::claim`]'s contract for the `Talc` that
+    /// this handler goes into.
+    pub const unsafe fn new(heap: Span) -> Self {
+        Self(heap)
+    }
+}
+
+impl OomHandler for InitOnOom {
+    fn handle_oom(talc: &mut Talc<Self>, _: Layout) -> Result<(), ()> {
+        let heap = core::mem::take(&mut talc.oom_handler.0);
+        if heap.is_empty() {
+            return Err(());
+        }
+        // SAFETY: `new`'s contract; the span is taken, so it is claimed once.
+        unsafe { talc.claim(heap) }.map(|_| ())
+    }
+}

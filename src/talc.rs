@@ -1,0 +1,720 @@
+//! [`Talc`]: the allocator core.
+//!
+//! A heap is tiled by chunks, bottom to top, and ends with a one-word
+//! *sentinel*: an allocated chunk that is never freed, so the top chunk
+//! always has an upper neighbour to look at. The first heap (the *arena*)
+//! starts with the metadata chunk holding the bin heads.
+//!
+//! ```text
+//!  arena:  | meta: tag + bin heads | alloc | free ... | alloc | ... | sentinel |
+//!  heap:   | alloc | alloc | free ...                        | alloc | sentinel |
+//! ```
+//!
+//! Allocation finds a free chunk through the bins, carves the payload out of
+//! it with its alignment, and gives the remainders (below for alignment,
+//! above for the tail) back to the bins when each can stand as a chunk.
+//! Freeing merges with free neighbours at once, so no two free chunks touch.
+
+use core::alloc::Layout;
+use core::ptr::{null_mut, NonNull};
+
+use crate::bins::{bin_of, BIN_COUNT};
+use crate::list::{self, FreeNode};
+use crate::oom::OomHandler;
+use crate::span::Span;
+use crate::tag;
+
+pub(crate) const WORD: usize = core::mem::size_of::<usize>();
+/// The smallest chunk: a free chunk needs a list node and a size word.
+pub(crate) const MIN_CHUNK: usize = 3 * WORD;
+/// The smallest payload, so that any allocated chunk can become a free one.
+const MIN_PAYLOAD: usize = MIN_CHUNK - WORD;
+/// The metadata chunk at the base of the arena: a tag, then the bin heads.
+pub(crate) const META_SIZE: usize = WORD + BIN_COUNT * WORD;
+
+#[inline]
+const fn align_up_word(n: usize) -> usize {
+    (n + (WORD - 1)) & !(WORD - 1)
+}
+
+/// The allocator core: manages the memory it is given; owns none.
+///
+/// Hand it memory with [`init`](Talc::init) or [`claim`](Talc::claim) (or
+/// let its [`OomHandler`] do so on demand), then allocate. To use it as a
+/// global allocator, wrap it with [`lock`](Talc::lock).
+///
+/// ```
+/// use core::alloc::Layout;
+/// use talcum::{ErrOnOom, Span, Talc};
+///
+/// let mut memory = [0u64; 1024];
+/// let mut talc = Talc::new(ErrOnOom);
+/// // SAFETY: `memory` outlives `talc` and is used for nothing else.
+/// unsafe { talc.init(Span::from(&mut memory)).unwrap() };
+///
+/// let layout = Layout::from_size_align(100, 8).unwrap();
+/// // SAFETY: the pointer is freed once, with its layout.
+/// unsafe {
+///     let p = talc.malloc(layout).unwrap();
+///     p.as_ptr().write_bytes(7, 100);
+///     talc.free(p, layout);
+/// }
+/// ```
+pub struct Talc<O: OomHandler> {
+    /// The handler called when no free chunk fits a request.
+    pub oom_handler: O,
+    /// The bin heads, inside the arena's metadata chunk; null before the
+    /// first heap is established.
+    bins: *mut *mut FreeNode,
+    /// Bit `b` is set when bin `b` is not empty.
+    avail: u64,
+    /// The first heap, which holds the metadata.
+    arena: Span,
+    #[cfg(feature = "counters")]
+    pub(crate) counters: crate::counters::Counters,
+    #[cfg(feature = "checks")]
+    pub(crate) heaps: crate::checks::HeapList,
+}
+
+// SAFETY: `Talc` holds raw pointers into memory it was handed with the
+// promise (in `init`/`claim`'s contracts) that it alone uses it; moving it
+// to another thread moves that exclusive use along.
+unsafe impl<O: OomHandler + Send> Send for Talc<O> {}
+
+impl<O: OomHandler> core::fmt::Debug for Talc<O> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Talc")
+            .field("arena", &self.arena)
+            .field("avail", &self.avail)
+            .finish()
+    }
+}
+
+impl<O: OomHandler> Talc<O> {
+    /// A `Talc` with no memory yet; it asks `oom_handler` when it needs some.
+    pub const fn new(oom_handler: O) -> Self {
+        Self {
+            oom_handler,
+            bins: null_mut(),
+            avail: 0,
+            arena: Span::empty(),
+            #[cfg(feature = "counters")]
+            counters: crate::counters::Counters::new(),
+            #[cfg(feature = "checks")]
+            heaps: crate::checks::HeapList::new(),
+        }
+    }
+
+    /// A `Talc` with `arena` as its first heap. If the arena is too small
+    /// for the metadata (see [`init`](Talc::init)), the `Talc` starts with no
+    /// memory, as from [`new`](Talc::new).
+    ///
+    /// # Safety
+    /// As for [`init`](Talc::init).
+    pub unsafe fn with_arena(oom_handler: O, arena: Span) -> Self {
+        let mut talc = Self::new(oom_handler);
+        // SAFETY: forwarded to the caller.
+        let _ = unsafe { talc.init(arena) };
+        talc
+    }
+
+    // ----- bins -----
+
+    /// Makes `[base, acme)` a free chunk and files it in its bin.
+    ///
+    /// # Safety
+    /// `[base, acme)` must be unused heap memory of at least `MIN_CHUNK`
+    /// bytes between two allocated chunks, and the bins must exist.
+    #[inline]
+    unsafe fn add_free(&mut self, base: *mut u8, acme: *mut u8) {
+        let size = acme.addr() - base.addr();
+        let bin = bin_of(size);
+        // SAFETY: the caller hands over the chunk; `bin < BIN_COUNT`.
+        unsafe {
+            list::write_sizes(base, acme);
+            list::push(self.bins.add(bin), base.cast());
+        }
+        self.avail |= 1 << bin;
+        #[cfg(feature = "counters")]
+        self.counters.free_chunk_added(size);
+    }
+
+    /// Takes the free chunk at `base`, of `size` bytes, out of its bin.
+    ///
+    /// # Safety
+    /// A free chunk of `size` bytes must start at `base`.
+    #[inline]
+    unsafe fn remove_free(&mut self, base: *mut u8, size: usize) {
+        let bin = bin_of(size);
+        // SAFETY: a free chunk's node is a member of its bin's list.
+        unsafe {
+            list::unlink(base.cast());
+            if (*self.bins.add(bin)).is_null() {
+                self.avail &= !(1 << bin);
+            }
+        }
+        #[cfg(feature = "counters")]
+        self.counters.free_chunk_removed(size);
+    }
+
+    // ----- allocation -----
+
+    /// Allocates memory for `layout`.
+    ///
+    /// Returns `Err(())` when no memory can be found and the OOM handler
+    /// cannot add any; an impossible layout (say, a size near
+    /// `isize::MAX`) always fails this way. A zero size is allowed and gets
+    /// a unique pointer that must be freed like any other.
+    ///
+    /// # Safety
+    /// The memory handed to this `Talc` must still be valid (see
+    /// [`init`](Talc::init) and [`claim`](Talc::claim)).
+    pub unsafe fn malloc(&mut self, layout: Layout) -> Result<NonNull<u8>, ()> {
+        // Layouts are at most `isize::MAX` bytes, so this cannot overflow.
+        let size = layout.size().max(MIN_PAYLOAD);
+        let need = align_up_word(size + WORD);
+        loop {
+            // SAFETY: the heaps are valid by this function's contract.
+            if let Some(ptr) = unsafe { self.take(need, size, layout.align()) } {
+                #[cfg(feature = "counters")]
+                self.counters.allocated(layout.size());
+                #[cfg(feature = "checks")]
+                self.check();
+                return Ok(ptr);
+            }
+            O::handle_oom(self, layout)?;
+        }
+    }
+
+    /// Finds a free chunk that fits and carves the allocation out of it.
+    /// `need` is the chunk size for `size` at word alignment.
+    ///
+    /// # Safety
+    /// The heaps must be valid.
+    #[inline]
+    unsafe fn take(&mut self, need: usize, size: usize, align: usize) -> Option<NonNull<u8>> {
+        // Bins at or above the request's own; every chunk in a higher bin
+        // fits a word-aligned request, so the scan rarely goes past one node.
+        let mut bins = self.avail & (u64::MAX << bin_of(need));
+        while bins != 0 {
+            let bin = bins.trailing_zeros() as usize;
+            // SAFETY: a set bit means the bins exist and the list is valid.
+            let mut node = unsafe { *self.bins.add(bin) };
+            while !node.is_null() {
+                // SAFETY: `node` is a free chunk in a valid list.
+                unsafe {
+                    if let Some(ptr) = self.carve(node.cast(), size, align) {
+                        return Some(ptr);
+                    }
+                    node = (*node).next;
+                }
+            }
+            bins &= bins - 1;
+        }
+        None
+    }
+
+    /// Allocates `size` bytes at `align` from the free chunk at `base` if
+    /// they fit, returning the remainders to the bins.
+    ///
+    /// # Safety
+    /// `base` must be a free chunk; `size >= MIN_PAYLOAD`.
+    #[inline]
+    unsafe fn carve(&mut self, base: *mut u8, size: usize, align: usize) -> Option<NonNull<u8>> {
+        // SAFETY: `base` is a free chunk.
+        let chunk_size = unsafe { list::size_of(base) };
+        let acme = base.addr() + chunk_size;
+        let payload = (base.addr() + WORD).checked_add(align - 1)? & !(align - 1);
+        if payload > acme || acme - payload < size {
+            return None;
+        }
+        // SAFETY: the chunk is free and everything written below lies in it
+        // (`payload + size <= acme`), or is the tag of the chunk above.
+        unsafe {
+            self.remove_free(base, chunk_size);
+            let payload = base.with_addr(payload);
+            let tag_at = payload.sub(WORD);
+            let below_gap = tag_at.addr() - base.addr();
+            let (chunk_base, below_free) = if below_gap >= MIN_CHUNK {
+                self.add_free(base, tag_at);
+                (tag_at, true)
+            } else {
+                if below_gap != 0 {
+                    // Too small to stand alone: padding, and a back pointer.
+                    *tag_at.cast::<usize>() = base.addr();
+                }
+                (base, false)
+            };
+            let acme = base.add(chunk_size);
+            let end = payload.add(align_up_word(size));
+            let chunk_acme = if acme.addr() - end.addr() >= MIN_CHUNK {
+                self.add_free(end, acme);
+                end
+            } else {
+                // The chunk above loses its free neighbour.
+                tag::set_below_free(acme.cast(), false);
+                acme
+            };
+            *chunk_base.cast::<usize>() = tag::new(chunk_acme, below_free);
+            Some(NonNull::new_unchecked(payload))
+        }
+    }
+
+    /// The address of the tag of the allocation at `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this `Talc`.
+    #[inline]
+    unsafe fn tag_of(ptr: NonNull<u8>) -> *mut usize {
+        // SAFETY: the word below a payload is its tag or a back pointer.
+        let below = unsafe { ptr.as_ptr().sub(WORD).cast::<usize>() };
+        // SAFETY: as above, it is readable.
+        let word = unsafe { *below };
+        if tag::is_allocated(word) {
+            below
+        } else {
+            below.with_addr(word)
+        }
+    }
+
+    /// Frees the allocation at `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` must have been returned by this `Talc` with `layout` (or, for
+    /// `layout`, the latest size it was grown or shrunk to) and not freed
+    /// since.
+    pub unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        #[cfg(feature = "checks")]
+        self.check_allocation(ptr);
+        // SAFETY: `ptr` is live; its tag describes its chunk.
+        unsafe {
+            let tag_ptr = Self::tag_of(ptr);
+            let tag = *tag_ptr;
+            let acme = tag_ptr.cast::<u8>().with_addr(tag::acme(tag));
+            self.release(tag_ptr.cast(), acme, tag::is_below_free(tag));
+        }
+        #[cfg(feature = "counters")]
+        self.counters.freed(layout.size());
+        #[cfg(feature = "checks")]
+        self.check();
+        let _ = layout;
+    }
+
+    /// Turns `[base, acme)` into a free chunk, merging it with a free chunk
+    /// above, and with the one below when `below_free`.
+    ///
+    /// # Safety
+    /// `[base, acme)` must be unused heap memory, at least `MIN_CHUNK` bytes
+    /// unless the chunk above is free; `below_free` must be true exactly
+    /// when a free chunk ends at `base`.
+    #[inline]
+    unsafe fn release(&mut self, mut base: *mut u8, mut acme: *mut u8, below_free: bool) {
+        // SAFETY: the neighbours are read through the invariants: a free
+        // chunk below ends with its size; the chunk above starts at `acme`.
+        unsafe {
+            if below_free {
+                let size = list::size_below(base);
+                base = base.sub(size);
+                self.remove_free(base, size);
+            }
+            let above = *acme.cast::<usize>();
+            if tag::is_allocated(above) {
+                tag::set_below_free(acme.cast(), true);
+            } else {
+                let size = list::size_of(acme);
+                self.remove_free(acme, size);
+                acme = acme.add(size);
+            }
+            self.add_free(base, acme);
+        }
+    }
+
+    /// Grows the allocation at `ptr` to `new_size` bytes without moving it,
+    /// if the chunk has room or the chunk above is free and big enough.
+    /// Returns `ptr`, or `Err(())` when it cannot grow in place.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this `Talc` with `old_layout`, and
+    /// `new_size >= old_layout.size()`.
+    pub unsafe fn grow_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_size: usize,
+    ) -> Result<NonNull<u8>, ()> {
+        #[cfg(feature = "checks")]
+        self.check_allocation(ptr);
+        let end = ptr.as_ptr().addr().checked_add(new_size).ok_or(())?;
+        let end = end.checked_add(WORD - 1).ok_or(())? & !(WORD - 1);
+        // SAFETY: `ptr` is live; its tag and the chunk above are valid.
+        unsafe {
+            let tag_ptr = Self::tag_of(ptr);
+            let tag = *tag_ptr;
+            let acme = tag::acme(tag);
+            if end > acme {
+                let above = tag_ptr.cast::<u8>().with_addr(acme);
+                if tag::is_allocated(*above.cast::<usize>()) {
+                    return Err(());
+                }
+                let above_size = list::size_of(above);
+                let above_acme = above.add(above_size);
+                if end > above_acme.addr() {
+                    return Err(());
+                }
+                self.remove_free(above, above_size);
+                let end = above.with_addr(end);
+                let new_acme = if above_acme.addr() - end.addr() >= MIN_CHUNK {
+                    self.add_free(end, above_acme);
+                    end
+                } else {
+                    tag::set_below_free(above_acme.cast(), false);
+                    above_acme
+                };
+                *tag_ptr = tag::new(new_acme, tag::is_below_free(tag));
+            }
+        }
+        #[cfg(feature = "counters")]
+        self.counters.resized(old_layout.size(), new_size);
+        #[cfg(feature = "checks")]
+        self.check();
+        let _ = old_layout;
+        Ok(ptr)
+    }
+
+    /// Shrinks the allocation at `ptr` to `new_size` bytes, in place; a
+    /// large enough tail goes back to the bins.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this `Talc` with `layout`, and
+    /// `new_size <= layout.size()`.
+    pub unsafe fn shrink(&mut self, ptr: NonNull<u8>, layout: Layout, new_size: usize) {
+        #[cfg(feature = "checks")]
+        self.check_allocation(ptr);
+        // SAFETY: `ptr` is live; the new end lies inside its chunk.
+        unsafe {
+            let tag_ptr = Self::tag_of(ptr);
+            let tag = *tag_ptr;
+            let acme = tag_ptr.cast::<u8>().with_addr(tag::acme(tag));
+            let end = ptr.as_ptr().add(align_up_word(new_size.max(MIN_PAYLOAD)));
+            let tail = acme.addr() - end.addr();
+            let above_free = !tag::is_allocated(*acme.cast::<usize>());
+            if tail != 0 && (tail >= MIN_CHUNK || above_free) {
+                *tag_ptr = tag::new(end, tag::is_below_free(tag));
+                self.release(end, acme, false);
+            }
+        }
+        #[cfg(feature = "counters")]
+        self.counters.resized(layout.size(), new_size);
+        #[cfg(feature = "checks")]
+        self.check();
+        let _ = layout;
+    }
+
+    /// Grows the allocation at `ptr` to `new_size` bytes: in place when
+    /// possible, else by allocating anew, copying `old_layout.size()` bytes
+    /// and freeing the old allocation. The alignment is kept.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this `Talc` with `old_layout`, and
+    /// `new_size >= old_layout.size()`. On success the old pointer must no
+    /// longer be used, unless it was returned.
+    pub unsafe fn grow(
+        &mut self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_size: usize,
+    ) -> Result<NonNull<u8>, ()> {
+        // SAFETY: forwarded to the caller.
+        if let Ok(ptr) = unsafe { self.grow_in_place(ptr, old_layout, new_size) } {
+            return Ok(ptr);
+        }
+        let new_layout = Layout::from_size_align(new_size, old_layout.align()).map_err(|_| ())?;
+        // SAFETY: the new block is distinct from the live old one, and holds
+        // at least `old_layout.size()` bytes.
+        unsafe {
+            let new = self.malloc(new_layout)?;
+            new.as_ptr()
+                .copy_from_nonoverlapping(ptr.as_ptr(), old_layout.size());
+            self.free(ptr, old_layout);
+            Ok(new)
+        }
+    }
+
+    /// Resizes the allocation at `ptr` to `new_size` bytes, keeping its
+    /// alignment and its first `min(old, new)` bytes. Shrinking never moves.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this `Talc` with `old_layout`. On
+    /// success the old pointer must no longer be used, unless it was returned.
+    pub unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_size: usize,
+    ) -> Result<NonNull<u8>, ()> {
+        if new_size <= old_layout.size() {
+            // SAFETY: forwarded to the caller.
+            unsafe { self.shrink(ptr, old_layout, new_size) };
+            Ok(ptr)
+        } else {
+            // SAFETY: forwarded to the caller.
+            unsafe { self.grow(ptr, old_layout, new_size) }
+        }
+    }
+
+    // ----- heaps -----
+
+    /// Forgets every heap and allocation, then makes `arena` the first heap,
+    /// which also holds the allocator's metadata (`(1 + 64)` words).
+    ///
+    /// Returns the heap: `arena` shrunk to word alignment (and lifted off
+    /// address 0), or `Err(())`, with no heap, when that is too small for the
+    /// metadata and one word more.
+    ///
+    /// # Safety
+    /// `arena` must be valid for reads and writes, and used by nothing else,
+    /// for as long as this `Talc` uses it (until it is dropped, re-`init`ed,
+    /// or the memory is `truncate`d away). Allocations made before this call
+    /// must no longer be used.
+    pub unsafe fn init(&mut self, arena: Span) -> Result<Span, ()> {
+        self.bins = null_mut();
+        self.avail = 0;
+        self.arena = Span::empty();
+        #[cfg(feature = "counters")]
+        {
+            self.counters = crate::counters::Counters::new();
+        }
+        #[cfg(feature = "checks")]
+        self.heaps.clear();
+        // SAFETY: forwarded to the caller.
+        unsafe { self.claim(arena) }
+    }
+
+    /// Adds `memory` as a separate heap and returns it (word aligned, lifted
+    /// off address 0). If there is no arena yet, this heap becomes the arena
+    /// and holds the metadata. Returns `Err(())` when the memory is too
+    /// small: under four words, or for an arena, under the metadata plus one
+    /// word.
+    ///
+    /// # Safety
+    /// `memory` must be valid for reads and writes, used by nothing else,
+    /// and must not overlap any heap of this `Talc`, for as long as this
+    /// `Talc` uses it.
+    pub unsafe fn claim(&mut self, memory: Span) -> Result<Span, ()> {
+        let heap = heap_span(memory);
+        let (base, acme) = heap.get_base_acme().ok_or(())?;
+        let is_arena = self.bins.is_null();
+        let first_free = if is_arena { META_SIZE } else { 0 };
+        if heap.size() < first_free + MIN_CHUNK + WORD {
+            return Err(());
+        }
+        // SAFETY: the heap is ours; every write below lies inside it.
+        let acme = unsafe {
+            let free_base = base.add(first_free);
+            if is_arena {
+                *base.cast::<usize>() = tag::new(free_base, false);
+                let bins = base.add(WORD).cast::<*mut FreeNode>();
+                for bin in 0..BIN_COUNT {
+                    *bins.add(bin) = list::EMPTY;
+                }
+                self.bins = bins;
+            }
+            self.set_top(free_base, acme)
+        };
+        let heap = Span::new(base, acme);
+        if is_arena {
+            self.arena = heap;
+        }
+        #[cfg(feature = "counters")]
+        self.counters.heap_added(heap.size());
+        #[cfg(feature = "checks")]
+        {
+            self.heaps.add(heap);
+            self.check();
+        }
+        Ok(heap)
+    }
+
+    /// Lays out the top of a heap: `[free_base, acme)` becomes a free chunk
+    /// below a one-word sentinel at `acme - WORD`; or, when that is too small
+    /// for a chunk, just the sentinel at `free_base`. Returns the heap's new
+    /// acme.
+    ///
+    /// # Safety
+    /// `[free_base, acme)` must be word-aligned unused heap memory of at least
+    /// one word, above an allocated chunk (or at the heap's base).
+    unsafe fn set_top(&mut self, free_base: *mut u8, acme: *mut u8) -> *mut u8 {
+        // SAFETY: the caller hands over the region.
+        unsafe {
+            if acme.addr() - free_base.addr() >= MIN_CHUNK + WORD {
+                let sentinel = acme.sub(WORD);
+                self.add_free(free_base, sentinel);
+                *sentinel.cast::<usize>() = tag::new(acme, true);
+                acme
+            } else {
+                let acme = free_base.add(WORD);
+                *free_base.cast::<usize>() = tag::new(acme, false);
+                acme
+            }
+        }
+    }
+
+    /// Where the heap's free top begins: the base of the free chunk under
+    /// the sentinel, taken out of its bin, or the sentinel itself.
+    ///
+    /// # Safety
+    /// `heap` must be a heap of this `Talc`, as last returned for it.
+    unsafe fn take_top(&mut self, heap: Span) -> *mut u8 {
+        // SAFETY: a heap ends with its sentinel, whose tag says whether a
+        // free chunk lies below it.
+        unsafe {
+            let sentinel = heap.acme().sub(WORD);
+            if tag::is_below_free(*sentinel.cast::<usize>()) {
+                let size = list::size_below(sentinel);
+                let base = sentinel.sub(size);
+                self.remove_free(base, size);
+                base
+            } else {
+                sentinel
+            }
+        }
+    }
+
+    /// Grows `heap` upward to `new_heap`'s acme and returns the heap as it
+    /// now is. The base never moves; if `new_heap` does not reach at least
+    /// four words past the current free top, the heap is returned unchanged.
+    ///
+    /// # Safety
+    /// `heap` must be a heap of this `Talc`, exactly as last returned by
+    /// `init`, `claim`, `extend` or `truncate`. The memory from its acme to
+    /// `new_heap`'s acme must be valid and unused, as for [`claim`](Talc::claim).
+    pub unsafe fn extend(&mut self, heap: Span, new_heap: Span) -> Span {
+        let new_acme = new_heap.word_align_inward().acme();
+        if heap.is_empty() || new_acme.addr() <= heap.acme().addr() {
+            return heap;
+        }
+        // SAFETY: the heap is ours and the memory above it is handed over.
+        let acme = unsafe {
+            let free_base = self.take_top(heap);
+            self.set_top(free_base, heap.acme().with_addr(new_acme.addr()))
+        };
+        let extended = Span::new(heap.base(), acme);
+        self.heap_resized(heap, extended);
+        extended
+    }
+
+    /// Shrinks `heap` from the top toward `new_heap`'s acme, never below its
+    /// allocations (see [`get_allocated_span`](Talc::get_allocated_span)),
+    /// and returns the heap as it now is: the memory above it is released.
+    /// It may shrink a few words further than asked. A heap other than the
+    /// arena that holds no allocation is removed entirely when `new_heap` is
+    /// empty; then the empty span is returned.
+    ///
+    /// # Safety
+    /// `heap` must be a heap of this `Talc`, exactly as last returned by
+    /// `init`, `claim`, `extend` or `truncate`.
+    pub unsafe fn truncate(&mut self, heap: Span, new_heap: Span) -> Span {
+        if heap.is_empty() {
+            return heap;
+        }
+        let want = new_heap.word_align_inward();
+        // SAFETY: the heap is ours; its top is rebuilt below its free part.
+        let truncated = unsafe {
+            let free_base = self.take_top(heap);
+            if want.is_empty() && free_base == heap.base() && heap != self.arena {
+                Span::empty()
+            } else {
+                let acme = want
+                    .acme()
+                    .addr()
+                    .clamp(free_base.addr() + WORD, heap.acme().addr());
+                let acme = self.set_top(free_base, free_base.with_addr(acme));
+                Span::new(heap.base(), acme)
+            }
+        };
+        self.heap_resized(heap, truncated);
+        truncated
+    }
+
+    /// Bookkeeping after `extend` or `truncate`.
+    fn heap_resized(&mut self, old: Span, new: Span) {
+        if old == self.arena {
+            self.arena = new;
+        }
+        #[cfg(feature = "counters")]
+        self.counters.heap_resized(old.size(), new.size());
+        #[cfg(feature = "checks")]
+        {
+            self.heaps.replace(old, new);
+            self.check();
+        }
+        let _ = (old, new);
+    }
+
+    /// The first heap: the arena given to `init` (or the first `claim`), as
+    /// last extended or truncated. Empty before any.
+    pub fn get_arena(&self) -> Span {
+        self.arena
+    }
+
+    /// The part of the arena that allocations can use: above the metadata
+    /// and below the sentinel word.
+    pub fn get_allocatable_span(&self) -> Span {
+        if self.arena.is_empty() {
+            return Span::empty();
+        }
+        self.arena.truncate(META_SIZE, WORD)
+    }
+
+    /// The part of `heap` that holds allocations (and, in the arena, the
+    /// metadata): [`truncate`](Talc::truncate) cannot go below its acme.
+    /// Empty when the heap holds nothing.
+    ///
+    /// # Safety
+    /// `heap` must be a heap of this `Talc`, exactly as last returned by
+    /// `init`, `claim`, `extend` or `truncate`.
+    pub unsafe fn get_allocated_span(&self, heap: Span) -> Span {
+        if heap.is_empty() {
+            return heap;
+        }
+        // SAFETY: a heap ends with its sentinel (see `take_top`).
+        unsafe {
+            let sentinel = heap.acme().sub(WORD);
+            let top = if tag::is_below_free(*sentinel.cast::<usize>()) {
+                sentinel.sub(list::size_below(sentinel))
+            } else {
+                sentinel
+            };
+            Span::new(heap.base(), top)
+        }
+    }
+
+    /// Wraps this `Talc` in a lock, for use as a global allocator or from
+    /// several threads.
+    pub const fn lock<R: lock_api::RawMutex>(self) -> crate::Talck<R, O> {
+        crate::Talck::new(self)
+    }
+
+    /// The allocation counters.
+    #[cfg(feature = "counters")]
+    pub fn get_counters(&self) -> &crate::counters::Counters {
+        &self.counters
+    }
+
+    #[cfg(feature = "checks")]
+    pub(crate) fn bins_ptr(&self) -> *mut *mut FreeNode {
+        self.bins
+    }
+
+    #[cfg(feature = "checks")]
+    pub(crate) fn avail_bits(&self) -> u64 {
+        self.avail
+    }
+}
+
+/// The heap that `claim` makes of `memory`: word aligned inward, and lifted
+/// off address 0 (a free chunk there would read as a null list link).
+pub(crate) fn heap_span(memory: Span) -> Span {
+    let heap = memory.word_align_inward();
+    heap.above(heap.base().with_addr(WORD))
+}

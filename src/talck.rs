@@ -1,0 +1,285 @@
+//! Global-allocator wrappers: [`Talck`], a `Talc` behind a lock, and
+//! [`TalckSingleThreaded`], a `Talc` behind no lock for programs with one
+//! thread.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::cell::UnsafeCell;
+use core::ptr::{null_mut, NonNull};
+
+use crate::{OomHandler, Talc};
+
+/// The `GlobalAlloc` calls, shared by both wrappers.
+mod raw {
+    use super::*;
+
+    #[inline]
+    pub(super) unsafe fn alloc<O: OomHandler>(talc: &mut Talc<O>, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded from `GlobalAlloc::alloc`.
+        unsafe { talc.malloc(layout) }.map_or(null_mut(), NonNull::as_ptr)
+    }
+
+    #[inline]
+    pub(super) unsafe fn dealloc<O: OomHandler>(talc: &mut Talc<O>, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `GlobalAlloc::dealloc` requires a live, non-null block.
+        unsafe { talc.free(NonNull::new_unchecked(ptr), layout) }
+    }
+
+    #[inline]
+    pub(super) unsafe fn realloc<O: OomHandler>(
+        talc: &mut Talc<O>,
+        ptr: *mut u8,
+        layout: Layout,
+        new_size: usize,
+    ) -> *mut u8 {
+        // SAFETY: `GlobalAlloc::realloc` requires a live, non-null block.
+        unsafe { talc.realloc(NonNull::new_unchecked(ptr), layout, new_size) }
+            .map_or(null_mut(), NonNull::as_ptr)
+    }
+}
+
+/// A [`Talc`] behind a [`lock_api`] lock: a `GlobalAlloc`, and through
+/// [`TalckRef`] an `Allocator`.
+///
+/// ```
+/// use talcum::{ErrOnOom, Span, Talc, Talck};
+/// static mut ARENA: [u8; 1 << 16] = [0; 1 << 16];
+///
+/// let talck: Talck<spin::Mutex<()>, ErrOnOom> = Talc::new(ErrOnOom).lock();
+/// // SAFETY: ARENA is used by this allocator only.
+/// unsafe { talck.lock().init(Span::from_slice_ptr(&raw mut ARENA)).unwrap() };
+/// let layout = core::alloc::Layout::new::<[u32; 10]>();
+/// // SAFETY: freed once with its layout.
+/// unsafe {
+///     use core::alloc::GlobalAlloc;
+///     let p = talck.alloc(layout);
+///     assert!(!p.is_null());
+///     talck.dealloc(p, layout);
+/// }
+/// ```
+pub struct Talck<R: lock_api::RawMutex, O: OomHandler> {
+    mutex: lock_api::Mutex<R, Talc<O>>,
+}
+
+impl<R: lock_api::RawMutex, O: OomHandler> core::fmt::Debug for Talck<R, O> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Talck")
+    }
+}
+
+impl<R: lock_api::RawMutex, O: OomHandler> Talck<R, O> {
+    /// Wraps `talc` in a lock.
+    pub const fn new(talc: Talc<O>) -> Self {
+        Self {
+            mutex: lock_api::Mutex::new(talc),
+        }
+    }
+
+    /// Locks the allocator, for heap management (`init`, `claim`, ...) or
+    /// direct calls.
+    pub fn lock(&self) -> lock_api::MutexGuard<'_, R, Talc<O>> {
+        self.mutex.lock()
+    }
+
+    /// Locks the allocator if it is free.
+    pub fn try_lock(&self) -> Option<lock_api::MutexGuard<'_, R, Talc<O>>> {
+        self.mutex.try_lock()
+    }
+
+    /// Unwraps the `Talc`.
+    pub fn into_inner(self) -> Talc<O> {
+        self.mutex.into_inner()
+    }
+
+    /// A handle implementing `Allocator` (with the `nightly` or
+    /// `allocator-api2` feature).
+    pub const fn allocator(&self) -> TalckRef<'_, R, O> {
+        TalckRef(self)
+    }
+}
+
+// SAFETY: every call runs under the lock with exclusive access to the `Talc`;
+// `realloc` grows or shrinks in place when it can.
+unsafe impl<R: lock_api::RawMutex, O: OomHandler> GlobalAlloc for Talck<R, O> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded.
+        unsafe { raw::alloc(&mut self.lock(), layout) }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded.
+        unsafe { raw::dealloc(&mut self.lock(), ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded.
+        unsafe { raw::realloc(&mut self.lock(), ptr, layout, new_size) }
+    }
+}
+
+/// A [`Talc`] with no lock, for programs that never run a second thread.
+///
+/// It costs nothing at run time. Where a target can have threads, the
+/// promise is yours to keep, so construction is `unsafe`; on WebAssembly
+/// without the `atomics` feature there are no threads, and
+/// [`TalckWasm`](crate::TalckWasm) is this type with the wasm handler.
+pub struct TalckSingleThreaded<O: OomHandler> {
+    talc: UnsafeCell<Talc<O>>,
+}
+
+// SAFETY: `new`'s contract: only one thread ever uses the allocator.
+unsafe impl<O: OomHandler> Sync for TalckSingleThreaded<O> {}
+
+impl<O: OomHandler> core::fmt::Debug for TalckSingleThreaded<O> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("TalckSingleThreaded")
+    }
+}
+
+impl<O: OomHandler> TalckSingleThreaded<O> {
+    /// Wraps `talc` with no lock.
+    ///
+    /// # Safety
+    /// The allocator must only ever be used from one thread at a time, and
+    /// never re-entered: the OOM handler must not allocate through it.
+    pub const unsafe fn new(talc: Talc<O>) -> Self {
+        Self {
+            talc: UnsafeCell::new(talc),
+        }
+    }
+
+    /// Exclusive access to the `Talc`, for heap management or direct calls.
+    ///
+    /// # Safety
+    /// No other reference to the `Talc` may be in use (including a running
+    /// allocation on this thread), for as long as the returned one lives.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn talc(&self) -> &mut Talc<O> {
+        // SAFETY: the caller guarantees exclusivity.
+        unsafe { &mut *self.talc.get() }
+    }
+}
+
+// SAFETY: by `new`'s contract each call has exclusive access to the `Talc`.
+unsafe impl<O: OomHandler> GlobalAlloc for TalckSingleThreaded<O> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: exclusive by `new`'s contract; forwarded.
+        unsafe { raw::alloc(self.talc(), layout) }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: exclusive by `new`'s contract; forwarded.
+        unsafe { raw::dealloc(self.talc(), ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: exclusive by `new`'s contract; forwarded.
+        unsafe { raw::realloc(self.talc(), ptr, layout, new_size) }
+    }
+}
+
+/// A shared handle to a [`Talck`] implementing `Allocator`: the unstable
+/// `core::alloc::Allocator` with the `nightly` feature,
+/// `allocator_api2::alloc::Allocator` with the `allocator-api2` feature.
+#[derive(Debug)]
+pub struct TalckRef<'a, R: lock_api::RawMutex, O: OomHandler>(&'a Talck<R, O>);
+
+impl<'a, R: lock_api::RawMutex, O: OomHandler> TalckRef<'a, R, O> {
+    /// The allocator behind this handle.
+    pub fn talck(&self) -> &'a Talck<R, O> {
+        self.0
+    }
+}
+
+impl<R: lock_api::RawMutex, O: OomHandler> Clone for TalckRef<'_, R, O> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<R: lock_api::RawMutex, O: OomHandler> Copy for TalckRef<'_, R, O> {}
+
+/// Implements an `Allocator` trait (same shape in core and allocator-api2).
+#[cfg(any(feature = "nightly", feature = "allocator-api2"))]
+macro_rules! impl_allocator {
+    ($Allocator:path, $AllocError:path) => {
+        // SAFETY: blocks stay valid until deallocated (the `Talck` outlives
+        // the handle), and copies of a handle share one allocator.
+        unsafe impl<R: lock_api::RawMutex, O: OomHandler> $Allocator for TalckRef<'_, R, O> {
+            fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, $AllocError> {
+                // SAFETY: the heaps are valid by the `Talc`'s contracts.
+                let ptr = unsafe { self.0.lock().malloc(layout) }.map_err(|_| $AllocError)?;
+                Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
+            }
+
+            unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+                // SAFETY: `ptr` is a live block of this allocator.
+                unsafe { self.0.lock().free(ptr, layout) }
+            }
+
+            unsafe fn grow(
+                &self,
+                ptr: NonNull<u8>,
+                old: Layout,
+                new: Layout,
+            ) -> Result<NonNull<[u8]>, $AllocError> {
+                // SAFETY: `ptr` is a live block with `old`; `new.size() >= old.size()`.
+                let ptr =
+                    unsafe { self.0.lock().realloc_to(ptr, old, new) }.map_err(|_| $AllocError)?;
+                Ok(NonNull::slice_from_raw_parts(ptr, new.size()))
+            }
+
+            unsafe fn shrink(
+                &self,
+                ptr: NonNull<u8>,
+                old: Layout,
+                new: Layout,
+            ) -> Result<NonNull<[u8]>, $AllocError> {
+                // SAFETY: `ptr` is a live block with `old`; `new.size() <= old.size()`.
+                let ptr =
+                    unsafe { self.0.lock().realloc_to(ptr, old, new) }.map_err(|_| $AllocError)?;
+                Ok(NonNull::slice_from_raw_parts(ptr, new.size()))
+            }
+        }
+    };
+}
+
+#[cfg(feature = "nightly")]
+impl_allocator!(core::alloc::Allocator, core::alloc::AllocError);
+#[cfg(feature = "allocator-api2")]
+impl_allocator!(
+    allocator_api2::alloc::Allocator,
+    allocator_api2::alloc::AllocError
+);
+
+#[cfg(any(feature = "nightly", feature = "allocator-api2"))]
+impl<O: OomHandler> Talc<O> {
+    /// Resizes to `new`, which may also ask for a different alignment.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation with `old`.
+    unsafe fn realloc_to(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<u8>, ()> {
+        if ptr.as_ptr().addr() % new.align() == 0 {
+            // SAFETY: forwarded; the alignment already holds.
+            return unsafe { self.realloc(ptr, old, new.size()) };
+        }
+        // SAFETY: a distinct new block; the copy fits both; then the old is freed.
+        unsafe {
+            let new_ptr = self.malloc(new)?;
+            new_ptr
+                .as_ptr()
+                .copy_from_nonoverlapping(ptr.as_ptr(), old.size().min(new.size()));
+            self.free(ptr, old);
+            Ok(new_ptr)
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! WebAssembly: [`WasmHandler`] grows linear memory on demand, and
+//! [`TalckWasm`] is the ready global allocator.
+//!
+//! Growth: when no free chunk fits, the handler asks `memory.grow` for the
+//! pages the request needs (its size, its alignment, the chunk's tag and
+//! the heap's sentinel, and the metadata on first use), at least
+//! [`MIN_GROW_PAGES`]. If the new pages start where its heap ends, the heap
+//! is extended, so freed memory joins across growth steps. If not, someone
+//! else (JavaScript, another allocator, a direct `memory.grow`) grew memory
+//! in between: the new pages become a separate heap, and the foreign pages
+//! are never touched.
+
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
+use core::alloc::Layout;
+
+use crate::talc::{META_SIZE, WORD};
+#[cfg(target_arch = "wasm32")]
+use crate::{OomHandler, Span, Talc};
+
+const PAGE: usize = 1 << 16;
+
+/// The fewest pages grown at once. `memory.grow` is slow in engines, so
+/// small requests take a few pages at a time.
+pub const MIN_GROW_PAGES: usize = 4;
+
+#[cfg(target_arch = "wasm32")]
+/// Grows WebAssembly linear memory when the allocator runs out.
+#[derive(Debug)]
+pub struct WasmHandler {
+    /// The heap this handler grew last: the one to extend next time.
+    heap: Span,
+}
+
+#[cfg(target_arch = "wasm32")]
+impl WasmHandler {
+    /// A handler with no memory yet.
+    pub const fn new() -> Self {
+        Self {
+            heap: Span::empty(),
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Default for WasmHandler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Pages enough for `layout` in a fresh region (also when the region
+/// becomes a new heap, or the first one, with the metadata), or `None` if
+/// no such number exists.
+fn pages_for(layout: Layout, first_heap: bool) -> Option<usize> {
+    // Payload rounded to words (at least two), padding for alignment (the
+    // tag's word when aligned to a word or less), the sentinel, and a word
+    // lost if the region ends at the top of the address space.
+    let payload = layout.size().max(2 * WORD).checked_add(WORD - 1)? & !(WORD - 1);
+    let meta = if first_heap { META_SIZE } else { 0 };
+    let bytes = payload
+        .checked_add(layout.align().max(WORD))?
+        .checked_add(2 * WORD + meta)?;
+    Some(bytes.div_ceil(PAGE).max(MIN_GROW_PAGES))
+}
+
+#[cfg(target_arch = "wasm32")]
+impl OomHandler for WasmHandler {
+    fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
+        let pages = pages_for(layout, talc.get_arena().is_empty()).ok_or(())?;
+        let old_pages = core::arch::wasm32::memory_grow(0, pages);
+        if old_pages == usize::MAX {
+            return Err(());
+        }
+        // The region's end may be 2^32, which does not fit: it then stops at
+        // the last address (`Span::from_base_size` saturates).
+        let base = core::ptr::with_exposed_provenance_mut::<u8>(old_pages * PAGE);
+        let size = pages.checked_mul(PAGE).ok_or(())?;
+        let grown = Span::from_base_size(base, size);
+        let heap = talc.oom_handler.heap;
+        talc.oom_handler.heap = if !heap.is_empty() && heap.acme() == grown.base() {
+            // SAFETY: the pages just above our heap are new and ours alone.
+            unsafe { talc.extend(heap, heap.fit_over(grown)) }
+        } else {
+            // SAFETY: the grown pages are new and ours alone.
+            unsafe { talc.claim(grown)? }
+        };
+        Ok(())
+    }
+}
+
+/// The global allocator for single-threaded WebAssembly: a [`Talc`] over
+/// [`WasmHandler`], with no lock.
+///
+/// ```ignore
+/// #[global_allocator]
+/// static ALLOC: talcum::TalckWasm = unsafe { talcum::TalckWasm::new_global() };
+/// ```
+///
+/// It exists only on WebAssembly without the `atomics` target feature, where
+/// there are no threads. With `atomics`, use [`Talck`](crate::Talck) over a
+/// real lock (see the crate docs).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+pub type TalckWasm = crate::TalckSingleThreaded<WasmHandler>;
+
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+impl crate::TalckSingleThreaded<WasmHandler> {
+    /// The global allocator, to put in a `static`.
+    ///
+    /// # Safety
+    /// Make it the program's `#[global_allocator]` (or use it from one
+    /// thread only, and never from its own OOM handler). WebAssembly without
+    /// `atomics` has a single thread, so this always holds there.
+    pub const unsafe fn new_global() -> Self {
+        // SAFETY: single-threaded target, per this function's contract.
+        unsafe { Self::new(Talc::new(WasmHandler::new())) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_counts() {
+        let small = Layout::from_size_align(1, 1).unwrap();
+        assert_eq!(pages_for(small, true), Some(MIN_GROW_PAGES));
+        let mib = Layout::from_size_align(1 << 20, 8).unwrap();
+        assert!(pages_for(mib, false).unwrap() * PAGE >= (1 << 20) + 3 * WORD);
+        let aligned = Layout::from_size_align(1 << 20, 1 << 20).unwrap();
+        assert!(pages_for(aligned, false).unwrap() * PAGE >= (2 << 20) + 2 * WORD);
+        // Near `isize::MAX`: no page count, or one whose bytes overflow (the
+        // handler then fails) or cover the request; never a wrapped small one.
+        let huge = Layout::from_size_align(isize::MAX as usize, 1).unwrap();
+        if let Some(pages) = pages_for(huge, true) {
+            assert!(pages
+                .checked_mul(PAGE)
+                .is_none_or(|b| b >= isize::MAX as usize));
+        }
+        let huge_aligned = Layout::from_size_align(1, 1 << (usize::BITS - 2)).unwrap();
+        if let Some(pages) = pages_for(huge_aligned, true) {
+            assert!(pages
+                .checked_mul(PAGE)
+                .is_none_or(|b| b >= 1 << (usize::BITS - 2)));
+        }
+    }
+}

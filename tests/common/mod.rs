@@ -1,0 +1,163 @@
+//! Shared test helpers: a seeded PRNG, arenas, and a model of live blocks.
+#![allow(dead_code)]
+
+use std::alloc::Layout;
+use std::collections::BTreeMap;
+use std::ptr::NonNull;
+
+use talcum::{OomHandler, Span, Talc};
+
+/// xorshift64*: small, seeded, reproducible.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next() % (hi - lo + 1) as u64) as usize
+    }
+    /// Roughly log-uniform in `1..=max`.
+    pub fn size(&mut self, max: usize) -> usize {
+        let bits = self.range(0, max.ilog2() as usize);
+        self.range(1 << bits >> 1, (1 << bits).min(max)).max(1)
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// A zeroed, word-aligned buffer that outlives the allocator using it.
+pub struct Arena(Vec<u64>);
+
+impl Arena {
+    pub fn new(bytes: usize) -> Self {
+        Self(vec![0u64; bytes.div_ceil(8)])
+    }
+    pub fn span(&mut self) -> Span {
+        Span::from_slice_ptr(std::ptr::slice_from_raw_parts_mut(
+            self.0.as_mut_ptr().cast::<u8>(),
+            self.0.len() * 8,
+        ))
+    }
+}
+
+/// The pattern byte at offset `i` of block `id`.
+pub fn pattern(id: u64, i: usize) -> u8 {
+    (id.wrapping_mul(31).wrapping_add(i as u64 * 7) >> 1) as u8 ^ (i >> 8) as u8
+}
+
+pub struct Block {
+    pub ptr: NonNull<u8>,
+    pub layout: Layout,
+    pub id: u64,
+}
+
+/// The live blocks, keyed by address, with overlap and content checks.
+#[derive(Default)]
+pub struct Model {
+    pub blocks: BTreeMap<usize, Block>,
+    pub bytes: usize,
+    next_id: u64,
+}
+
+impl Model {
+    /// Records a new block, fills it with its pattern, and checks that it is
+    /// aligned and overlaps no live block.
+    pub fn insert(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.insert_with_id(ptr, layout, id, 0);
+    }
+
+    /// As `insert`, keeping `id` and writing the pattern from `from` on.
+    pub fn insert_with_id(&mut self, ptr: NonNull<u8>, layout: Layout, id: u64, from: usize) {
+        let addr = ptr.as_ptr() as usize;
+        assert_eq!(
+            addr % layout.align(),
+            0,
+            "misaligned block {addr:#x} for {layout:?}"
+        );
+        let end = addr + layout.size();
+        if let Some((&a, b)) = self.blocks.range(..=addr).next_back() {
+            assert!(
+                a + b.layout.size().max(1) <= addr,
+                "block {addr:#x} overlaps {a:#x}"
+            );
+        }
+        if let Some((&a, _)) = self.blocks.range(addr + 1..).next() {
+            assert!(
+                end.max(addr + 1) <= a,
+                "block {addr:#x}..{end:#x} overlaps {a:#x}"
+            );
+        }
+        // SAFETY: the block is live and `layout.size()` bytes long.
+        unsafe {
+            for i in from..layout.size() {
+                *ptr.as_ptr().add(i) = pattern(id, i);
+            }
+        }
+        self.bytes += layout.size();
+        assert!(
+            self.blocks
+                .insert(addr, Block { ptr, layout, id })
+                .is_none(),
+            "address handed out twice"
+        );
+    }
+
+    /// Removes the block at `addr`, checking its first `check` bytes.
+    pub fn remove(&mut self, addr: usize) -> Block {
+        let b = self.blocks.remove(&addr).expect("no such block");
+        self.bytes -= b.layout.size();
+        verify(&b, b.layout.size());
+        b
+    }
+
+    /// The address of a random live block.
+    pub fn pick(&self, rng: &mut Rng) -> Option<usize> {
+        if self.blocks.is_empty() {
+            return None;
+        }
+        let n = rng.range(0, self.blocks.len() - 1);
+        self.blocks.keys().nth(n).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.blocks.len()
+    }
+}
+
+/// Checks the first `len` bytes of a block against its pattern.
+pub fn verify(b: &Block, len: usize) {
+    // SAFETY: the block is live and at least `len` bytes long.
+    let bytes = unsafe { std::slice::from_raw_parts(b.ptr.as_ptr(), len) };
+    for (i, &byte) in bytes.iter().enumerate() {
+        assert_eq!(
+            byte,
+            pattern(b.id, i),
+            "block {} corrupted at byte {i} of {}",
+            b.id,
+            len
+        );
+    }
+}
+
+/// Frees every live block of the model.
+pub fn free_all<O: OomHandler>(talc: &mut Talc<O>, model: &mut Model) {
+    while let Some((&addr, _)) = model.blocks.iter().next() {
+        let b = model.remove(addr);
+        // SAFETY: the block is live, with this layout.
+        unsafe { talc.free(b.ptr, b.layout) };
+    }
+}
+
+/// Whether tests run under Miri (fewer iterations there).
+pub const MIRI: bool = cfg!(miri);

@@ -1,0 +1,229 @@
+//! Heap management: init, claim of several heaps, extend, truncate, with
+//! allocations living across heaps.
+
+mod common;
+
+use std::alloc::Layout;
+
+use common::{Arena, Model, Rng, MIRI};
+use talcum::{ErrOnOom, InitOnOom, Span, Talc};
+
+const W: usize = std::mem::size_of::<usize>();
+
+fn alloc_n(talc: &mut Talc<ErrOnOom>, model: &mut Model, n: usize, size: usize) -> usize {
+    let layout = Layout::from_size_align(size, 8).unwrap();
+    let mut done = 0;
+    for _ in 0..n {
+        // SAFETY: the heaps are valid.
+        if let Ok(p) = unsafe { talc.malloc(layout) } {
+            model.insert(p, layout);
+            done += 1;
+        }
+    }
+    done
+}
+
+#[test]
+fn claim_several_heaps_and_allocate_across_them() {
+    let mut arenas: Vec<Arena> = (0..4).map(|_| Arena::new(64 << 10)).collect();
+    let mut talc = Talc::new(ErrOnOom);
+    let mut heaps = Vec::new();
+    for a in &mut arenas {
+        // SAFETY: each arena is distinct and outlives `talc`.
+        heaps.push(unsafe { talc.claim(a.span()).unwrap() });
+    }
+    assert_eq!(talc.get_arena(), heaps[0]);
+    let mut model = Model::default();
+    // 4 heaps of 64 KiB: 1 KiB blocks spill over into every heap.
+    let done = alloc_n(&mut talc, &mut model, 250, 1000);
+    assert!(done > 200, "only {done} blocks in 256 KiB");
+    for h in &heaps {
+        assert!(
+            model.blocks.keys().any(|&a| h.contains(a as *mut u8)),
+            "heap {h:?} unused"
+        );
+    }
+    #[cfg(feature = "counters")]
+    assert_eq!(talc.get_counters().heap_count, 4);
+    common::free_all(&mut talc, &mut model);
+    // Every heap is whole again: a block of nearly a heap fits.
+    let big = Layout::from_size_align((64 << 10) - 16 * W, 8).unwrap();
+    for _ in 1..4 {
+        // SAFETY: the heaps are valid.
+        let p = unsafe { talc.malloc(big) }.expect("a whole heap is free");
+        model.insert(p, big);
+    }
+    common::free_all(&mut talc, &mut model);
+}
+
+#[test]
+fn extend_then_truncate_the_arena() {
+    let mut arena = Arena::new(256 << 10);
+    let full = arena.span();
+    let mut talc = Talc::new(ErrOnOom);
+    let small = Span::from_base_size(full.base(), 16 << 10);
+    // SAFETY: the arena outlives `talc`; only its first 16 KiB are handed over.
+    let heap = unsafe { talc.init(small).unwrap() };
+    assert_eq!(heap, small);
+    let mut model = Model::default();
+    let before = alloc_n(&mut talc, &mut model, 100, 1000);
+    assert!(before < 16, "16 KiB held {before} blocks of 1000 B");
+    // SAFETY: the memory above the heap is ours and unused.
+    let heap = unsafe { talc.extend(heap, full) };
+    assert_eq!(heap, full);
+    assert_eq!(talc.get_arena(), full);
+    let after = alloc_n(&mut talc, &mut model, 100, 1000);
+    assert_eq!(after, 100, "the extension must serve every block");
+    // Free the blocks in the upper half; truncate down to the rest.
+    let mid = full.base() as usize + (128 << 10);
+    let upper: Vec<usize> = model.blocks.range(mid - 1200..).map(|(&a, _)| a).collect();
+    for a in upper {
+        let b = model.remove(a);
+        // SAFETY: live block.
+        unsafe { talc.free(b.ptr, b.layout) };
+    }
+    // SAFETY: `heap` is the arena as last returned.
+    let allocated = unsafe { talc.get_allocated_span(heap) };
+    assert!(allocated.acme() as usize <= mid);
+    let want = Span::new(full.base(), full.base().wrapping_add(100 << 10));
+    // SAFETY: as above.
+    let heap = unsafe { talc.truncate(heap, want) };
+    let floor = allocated.acme() as usize + W;
+    assert!(heap.acme() as usize <= floor.max(want.acme() as usize));
+    assert!(heap.acme() as usize >= floor);
+    assert!(heap.contains_span(allocated));
+    // Live blocks survive; new ones stay inside the truncated heap.
+    for (&a, b) in &model.blocks {
+        assert!(heap.contains(a as *mut u8));
+        common::verify(b, b.layout.size());
+    }
+    let more = alloc_n(&mut talc, &mut model, 200, 1000);
+    assert!(more < 200, "a truncated heap cannot hold 200 more blocks");
+    for &a in model.blocks.keys() {
+        assert!(heap.contains(a as *mut u8));
+    }
+    // Truncating below the allocations stops at them.
+    // SAFETY: as above.
+    let heap2 =
+        unsafe { talc.truncate(heap, Span::new(full.base(), full.base().wrapping_add(64))) };
+    // SAFETY: as above.
+    let allocated = unsafe { talc.get_allocated_span(heap2) };
+    assert!(heap2.contains_span(allocated));
+    assert_eq!(heap2.acme() as usize, allocated.acme() as usize + W);
+    common::free_all(&mut talc, &mut model);
+}
+
+#[test]
+fn an_empty_heap_can_be_removed_and_reclaimed() {
+    let mut a = Arena::new(8 << 10);
+    let mut b = Arena::new(8 << 10);
+    let mut talc = Talc::new(ErrOnOom);
+    // SAFETY: distinct arenas that outlive `talc`.
+    let (_arena, heap) = unsafe { (talc.init(a.span()).unwrap(), talc.claim(b.span()).unwrap()) };
+    // SAFETY: `heap` is as returned and holds nothing.
+    let gone = unsafe { talc.truncate(heap, Span::empty()) };
+    assert!(gone.is_empty());
+    #[cfg(feature = "counters")]
+    assert_eq!(talc.get_counters().heap_count, 1);
+    // Nothing is handed out from the removed heap.
+    let mut model = Model::default();
+    alloc_n(&mut talc, &mut model, 50, 200);
+    assert!(model.blocks.keys().all(|&p| !heap.contains(p as *mut u8)));
+    // SAFETY: `b` is unused again.
+    let heap = unsafe { talc.claim(b.span()).unwrap() };
+    alloc_n(&mut talc, &mut model, 50, 200);
+    assert!(model.blocks.keys().any(|&p| heap.contains(p as *mut u8)));
+    common::free_all(&mut talc, &mut model);
+}
+
+#[test]
+fn init_again_forgets_everything() {
+    let mut a = Arena::new(16 << 10);
+    let mut talc = Talc::new(ErrOnOom);
+    // SAFETY: the arena outlives `talc`.
+    unsafe { talc.init(a.span()).unwrap() };
+    let mut model = Model::default();
+    alloc_n(&mut talc, &mut model, 1000, 100);
+    // SAFETY: the old allocations are abandoned, as `init` requires.
+    unsafe { talc.init(a.span()).unwrap() };
+    #[cfg(feature = "counters")]
+    assert_eq!(talc.get_counters().allocation_count, 0);
+    let mut fresh = Model::default();
+    let n = alloc_n(&mut talc, &mut fresh, 1000, 100);
+    assert_eq!(
+        n,
+        model.len(),
+        "the same arena holds the same number of blocks"
+    );
+    common::free_all(&mut talc, &mut fresh);
+}
+
+#[test]
+fn init_on_oom_claims_once() {
+    let mut a = Arena::new(8 << 10);
+    // SAFETY: the arena outlives `talc`.
+    let mut talc = Talc::new(unsafe { InitOnOom::new(a.span()) });
+    assert!(talc.get_arena().is_empty());
+    let layout = Layout::from_size_align(1000, 8).unwrap();
+    let mut ptrs = Vec::new();
+    // SAFETY: the heap is valid.
+    while let Ok(p) = unsafe { talc.malloc(layout) } {
+        ptrs.push(p);
+        assert!(ptrs.len() < 100);
+    }
+    assert!(!talc.get_arena().is_empty());
+    assert!(
+        (6..9).contains(&ptrs.len()),
+        "{} blocks of 1000 B in 8 KiB",
+        ptrs.len()
+    );
+    for p in ptrs {
+        // SAFETY: live blocks.
+        unsafe { talc.free(p, layout) };
+    }
+}
+
+#[test]
+fn random_heap_management() {
+    // A growing arena: extend in random steps while allocating and freeing,
+    // and sometimes truncate to just above the allocations.
+    let mut arena = Arena::new(1 << 20);
+    let full = arena.span();
+    let mut talc = Talc::new(ErrOnOom);
+    // SAFETY: the arena outlives `talc`.
+    let mut heap = unsafe { talc.init(Span::from_base_size(full.base(), 4096)).unwrap() };
+    let mut rng = Rng::new(7);
+    let mut model = Model::default();
+    for _ in 0..if MIRI { 200 } else { 20_000 } {
+        match rng.range(0, 99) {
+            0..=4 => {
+                let to = (heap.size() + rng.range(0, 16 << 10)).min(full.size());
+                // SAFETY: memory above the heap, inside the arena, is unused.
+                heap = unsafe { talc.extend(heap, Span::from_base_size(full.base(), to)) };
+            }
+            5..=7 => {
+                let to = rng.range(0, heap.size());
+                // SAFETY: `heap` is as last returned.
+                let allocated = unsafe { talc.get_allocated_span(heap) };
+                heap = unsafe { talc.truncate(heap, Span::from_base_size(full.base(), to)) };
+                assert!(heap.contains_span(allocated));
+            }
+            8..=55 => {
+                let layout = Layout::from_size_align(rng.size(2000), 1 << rng.range(0, 6)).unwrap();
+                // SAFETY: the heap is valid.
+                if let Ok(p) = unsafe { talc.malloc(layout) } {
+                    assert!(heap.contains(p.as_ptr()));
+                    model.insert(p, layout);
+                }
+            }
+            _ => {
+                if let Some(a) = model.pick(&mut rng) {
+                    let b = model.remove(a);
+                    // SAFETY: live block.
+                    unsafe { talc.free(b.ptr, b.layout) };
+                }
+            }
+        }
+    }
+    common::free_all(&mut talc, &mut model);
+}

@@ -44,10 +44,7 @@ mod tests {
 
     /// The smallest size (bytes) that maps to `bin`.
     fn lower_bound(bin: usize) -> usize {
-        (MIN_WORDS..)
-            .map(|w| w * WORD)
-            .find(|&s| bin_of(s) >= bin)
-            .unwrap()
+        (MIN_WORDS..).map(|w| w * WORD).find(|&s| bin_of(s) >= bin).unwrap()
     }
 
     #[test]
@@ -63,10 +60,7 @@ mod tests {
         let mut last = 0;
         for words in 3..200_000usize {
             let b = bin_of(words * WORD);
-            assert!(
-                b == last || b == last + 1,
-                "jump at {words} words: {last} -> {b}"
-            );
+            assert!(b == last || b == last + 1, "jump at {words} words: {last} -> {b}");
             last = b;
         }
         assert_eq!(bin_of(3 * WORD), 0);

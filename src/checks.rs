@@ -24,10 +24,7 @@ pub(crate) struct HeapList {
 
 impl HeapList {
     pub(crate) const fn new() -> Self {
-        Self {
-            heaps: [Span::empty(); MAX_HEAPS],
-            len: 0,
-        }
+        Self { heaps: [Span::empty(); MAX_HEAPS], len: 0 }
     }
 
     pub(crate) fn clear(&mut self) {
@@ -35,10 +32,7 @@ impl HeapList {
     }
 
     pub(crate) fn add(&mut self, heap: Span) {
-        assert!(
-            self.len < MAX_HEAPS,
-            "talcum checks: more than {MAX_HEAPS} heaps"
-        );
+        assert!(self.len < MAX_HEAPS, "talcum checks: more than {MAX_HEAPS} heaps");
         self.heaps[self.len] = heap;
         self.len += 1;
     }
@@ -76,10 +70,7 @@ impl<O: OomHandler> Talc<O> {
         }
         // SAFETY: as above; the bins live in the arena.
         let listed = unsafe { self.check_bins(bins, free_chunks) };
-        assert_eq!(
-            listed, free_chunks,
-            "talcum checks: free chunks missing from the bins"
-        );
+        assert_eq!(listed, free_chunks, "talcum checks: free chunks missing from the bins");
         for &heap in self.heaps.all() {
             // SAFETY: as above.
             unsafe { self.check_listed(heap, bins, free_chunks) };
@@ -97,38 +88,25 @@ impl<O: OomHandler> Talc<O> {
         let mut below_free = false;
         let mut free_chunks = 0;
         loop {
-            assert!(
-                at.addr() < acme.addr(),
-                "talcum checks: chunks overrun the heap {heap:?}"
-            );
+            assert!(at.addr() < acme.addr(), "talcum checks: chunks overrun the heap {heap:?}");
             // SAFETY: `at` lies inside the heap.
             let word = unsafe { *at.cast::<usize>() };
             if tag::is_allocated(word) {
                 let top = tag::acme(word);
-                assert!(
-                    top > at.addr() && top <= acme.addr(),
-                    "talcum checks: bad tag at {at:p}"
-                );
+                assert!(top > at.addr() && top <= acme.addr(), "talcum checks: bad tag at {at:p}");
                 assert_eq!(
                     tag::is_below_free(word),
                     below_free,
                     "talcum checks: wrong below-free flag at {at:p}"
                 );
                 if top == acme.addr() {
-                    assert_eq!(
-                        top - at.addr(),
-                        WORD,
-                        "talcum checks: sentinel is not one word"
-                    );
+                    assert_eq!(top - at.addr(), WORD, "talcum checks: sentinel is not one word");
                     return free_chunks;
                 }
                 below_free = false;
                 at = at.with_addr(top);
             } else {
-                assert!(
-                    !below_free,
-                    "talcum checks: two free chunks touch at {at:p}"
-                );
+                assert!(!below_free, "talcum checks: two free chunks touch at {at:p}");
                 // SAFETY: a free chunk starts at `at`: its size word is inside it.
                 let size = unsafe { list::size_of(at) };
                 assert!(
@@ -137,10 +115,7 @@ impl<O: OomHandler> Talc<O> {
                 );
                 // SAFETY: the chunk is in the heap.
                 let top_size = unsafe { list::size_below(at.add(size)) };
-                assert_eq!(
-                    size, top_size,
-                    "talcum checks: free chunk size words differ at {at:p}"
-                );
+                assert_eq!(size, top_size, "talcum checks: free chunk size words differ at {at:p}");
                 free_chunks += 1;
                 below_free = true;
                 at = at.wrapping_add(size);
@@ -157,11 +132,7 @@ impl<O: OomHandler> Talc<O> {
             // SAFETY: as above.
             let mut node = unsafe { *slot };
             let bit = self.avail_bits() >> bin & 1 == 1;
-            assert_eq!(
-                bit,
-                !node.is_null(),
-                "talcum checks: bitmap disagrees with bin {bin}"
-            );
+            assert_eq!(bit, !node.is_null(), "talcum checks: bitmap disagrees with bin {bin}");
             let mut prev_next = slot;
             while !node.is_null() {
                 count += 1;
@@ -222,11 +193,7 @@ impl<O: OomHandler> Talc<O> {
                 bins_span.contains(slot.cast()),
                 "talcum checks: free chunk {at:p} not in a bin"
             );
-            assert_eq!(
-                bin,
-                bin_of(size),
-                "talcum checks: free chunk {at:p} in the wrong bin"
-            );
+            assert_eq!(bin, bin_of(size), "talcum checks: free chunk {at:p} in the wrong bin");
             at = at.wrapping_add(size);
         }
     }
@@ -255,21 +222,11 @@ impl<O: OomHandler> Talc<O> {
                     tag::is_allocated(word),
                     "talcum checks: {ptr:p} lies in a free chunk: double free or use after free"
                 );
-                assert!(
-                    !is_meta && !is_sentinel,
-                    "talcum checks: {ptr:p} is not an allocation"
-                );
-                assert!(
-                    ptr.addr() > at.addr(),
-                    "talcum checks: {ptr:p} is not an allocation"
-                );
+                assert!(!is_meta && !is_sentinel, "talcum checks: {ptr:p} is not an allocation");
+                assert!(ptr.addr() > at.addr(), "talcum checks: {ptr:p} is not an allocation");
                 // SAFETY: `ptr` is past the tag, so `ptr - WORD` is in this chunk.
                 let below = unsafe { *ptr.sub(WORD).cast::<usize>() };
-                let tag_at = if tag::is_allocated(below) {
-                    ptr.addr() - WORD
-                } else {
-                    below
-                };
+                let tag_at = if tag::is_allocated(below) { ptr.addr() - WORD } else { below };
                 assert_eq!(
                     tag_at,
                     at.addr(),

@@ -92,11 +92,7 @@ impl Counters {
 
 impl fmt::Display for Counters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "heaps:        {} in use, {} ever",
-            self.heap_count, self.total_heap_count
-        )?;
+        writeln!(f, "heaps:        {} in use, {} ever", self.heap_count, self.total_heap_count)?;
         writeln!(f, "claimed:      {} B", self.claimed_bytes)?;
         writeln!(
             f,
@@ -106,11 +102,7 @@ impl fmt::Display for Counters {
             self.total_allocation_count,
             self.total_allocated_bytes
         )?;
-        writeln!(
-            f,
-            "free:         {} B in {} chunks",
-            self.available_bytes, self.fragment_count
-        )?;
+        writeln!(f, "free:         {} B in {} chunks", self.available_bytes, self.fragment_count)?;
         write!(f, "overhead:     {} B", self.overhead_bytes())
     }
 }

@@ -39,7 +39,7 @@
 //! `talck` (the global wrappers); `wasm`.
 //!
 //! ## Features
-//! * `counters`: [`Talc::get_counters`].
+//! * `counters`: `Talc::get_counters` (allocation, heap and fragmentation counts).
 //! * `checks`: verify every invariant after every operation (slow; tests).
 //! * `allocator-api2`: `allocator_api2::alloc::Allocator` for [`TalckRef`].
 //! * `nightly`: `core::alloc::Allocator` for [`TalckRef`].
@@ -49,11 +49,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 // The design's error type is `()`: every failure means "no memory".
 #![allow(clippy::result_unit_err)]
-#![warn(
-    missing_docs,
-    clippy::undocumented_unsafe_blocks,
-    clippy::missing_safety_doc
-)]
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 mod bins;
 #[cfg(feature = "checks")]

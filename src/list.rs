@@ -105,10 +105,8 @@ mod tests {
 
     #[test]
     fn push_and_unlink_keep_links_consistent() {
-        let mut nodes: [FreeNode; 3] = core::array::from_fn(|_| FreeNode {
-            next: null_mut(),
-            prev_next: null_mut(),
-        });
+        let mut nodes: [FreeNode; 3] =
+            core::array::from_fn(|_| FreeNode { next: null_mut(), prev_next: null_mut() });
         let mut head = EMPTY;
         let p: [*mut FreeNode; 3] = {
             let base = nodes.as_mut_ptr();

@@ -54,10 +54,7 @@ impl Span {
     /// An empty span.
     #[inline]
     pub const fn empty() -> Self {
-        Self {
-            base: core::ptr::null_mut(),
-            acme: core::ptr::null_mut(),
-        }
+        Self { base: core::ptr::null_mut(), acme: core::ptr::null_mut() }
     }
 
     /// The span of `size` bytes from `base`. If the end would pass the top of
@@ -65,10 +62,7 @@ impl Span {
     #[inline]
     pub fn from_base_size(base: *mut u8, size: usize) -> Self {
         let room = usize::MAX - base.addr();
-        Self {
-            base,
-            acme: base.wrapping_add(size.min(room)),
-        }
+        Self { base, acme: base.wrapping_add(size.min(room)) }
     }
 
     /// The span covering a slice, by raw pointer (never dereferenced).
@@ -161,10 +155,7 @@ impl Span {
     #[inline]
     pub fn above(self, min: *mut u8) -> Self {
         if min.addr() > self.base.addr() {
-            Self {
-                base: self.base.with_addr(min.addr()),
-                acme: self.acme,
-            }
+            Self { base: self.base.with_addr(min.addr()), acme: self.acme }
         } else {
             self
         }
@@ -174,10 +165,7 @@ impl Span {
     #[inline]
     pub fn below(self, max: *mut u8) -> Self {
         if max.addr() < self.acme.addr() {
-            Self {
-                base: self.base,
-                acme: self.acme.with_addr(max.addr()),
-            }
+            Self { base: self.base, acme: self.acme.with_addr(max.addr()) }
         } else {
             self
         }
@@ -201,10 +189,7 @@ impl Span {
         }
         let base = self.base.addr().min(other.base.addr());
         let acme = self.acme.addr().max(other.acme.addr());
-        Self {
-            base: self.base.with_addr(base),
-            acme: self.acme.with_addr(acme),
-        }
+        Self { base: self.base.with_addr(base), acme: self.acme.with_addr(acme) }
     }
 }
 
@@ -247,10 +232,7 @@ mod tests {
         assert!(Span::new(at(16), at(8)).is_empty());
         assert_eq!(Span::new(at(16), at(8)).size(), 0);
         assert_eq!(Span::new(at(8), at(24)).size(), 16);
-        assert_eq!(
-            Span::new(at(8), at(24)).get_base_acme(),
-            Some((at(8), at(24)))
-        );
+        assert_eq!(Span::new(at(8), at(24)).get_base_acme(), Some((at(8), at(24))));
         assert_eq!(Span::new(at(8), at(8)).get_base_acme(), None);
     }
 
@@ -281,12 +263,8 @@ mod tests {
     fn align_inward() {
         let s = Span::new(at(1), at(2 * WORD + 3)).word_align_inward();
         assert_eq!((s.base().addr(), s.acme().addr()), (WORD, 2 * WORD));
-        assert!(Span::new(at(1), at(WORD - 1))
-            .word_align_inward()
-            .is_empty());
-        assert!(Span::new(at(usize::MAX - 2), at(usize::MAX))
-            .word_align_inward()
-            .is_empty());
+        assert!(Span::new(at(1), at(WORD - 1)).word_align_inward().is_empty());
+        assert!(Span::new(at(usize::MAX - 2), at(usize::MAX)).word_align_inward().is_empty());
     }
 
     #[test]
@@ -306,15 +284,9 @@ mod tests {
         assert_eq!(s.above(at(0)), s);
         assert_eq!(s.below(at(16)), Span::new(at(8), at(16)));
         assert_eq!(s.below(at(100)), s);
-        assert_eq!(
-            s.fit_within(Span::new(at(12), at(100))),
-            Span::new(at(12), at(24))
-        );
+        assert_eq!(s.fit_within(Span::new(at(12), at(100))), Span::new(at(12), at(24)));
         assert!(s.fit_within(Span::new(at(30), at(40))).is_empty());
-        assert_eq!(
-            s.fit_over(Span::new(at(30), at(40))),
-            Span::new(at(8), at(40))
-        );
+        assert_eq!(s.fit_over(Span::new(at(30), at(40))), Span::new(at(8), at(40)));
         assert_eq!(s.fit_over(Span::empty()), s);
         assert_eq!(Span::empty().fit_over(s), s);
     }

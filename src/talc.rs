@@ -83,10 +83,7 @@ unsafe impl<O: OomHandler + Send> Send for Talc<O> {}
 
 impl<O: OomHandler> core::fmt::Debug for Talc<O> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Talc")
-            .field("arena", &self.arena)
-            .field("avail", &self.avail)
-            .finish()
+        f.debug_struct("Talc").field("arena", &self.arena).field("avail", &self.avail).finish()
     }
 }
 
@@ -433,8 +430,7 @@ impl<O: OomHandler> Talc<O> {
         // at least `old_layout.size()` bytes.
         unsafe {
             let new = self.malloc(new_layout)?;
-            new.as_ptr()
-                .copy_from_nonoverlapping(ptr.as_ptr(), old_layout.size());
+            new.as_ptr().copy_from_nonoverlapping(ptr.as_ptr(), old_layout.size());
             self.free(ptr, old_layout);
             Ok(new)
         }
@@ -624,10 +620,7 @@ impl<O: OomHandler> Talc<O> {
             if want.is_empty() && free_base == heap.base() && heap != self.arena {
                 Span::empty()
             } else {
-                let acme = want
-                    .acme()
-                    .addr()
-                    .clamp(free_base.addr() + WORD, heap.acme().addr());
+                let acme = want.acme().addr().clamp(free_base.addr() + WORD, heap.acme().addr());
                 let acme = self.set_top(free_base, free_base.with_addr(acme));
                 Span::new(heap.base(), acme)
             }

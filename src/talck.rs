@@ -69,9 +69,7 @@ impl<R: lock_api::RawMutex, O: OomHandler> core::fmt::Debug for Talck<R, O> {
 impl<R: lock_api::RawMutex, O: OomHandler> Talck<R, O> {
     /// Wraps `talc` in a lock.
     pub const fn new(talc: Talc<O>) -> Self {
-        Self {
-            mutex: lock_api::Mutex::new(talc),
-        }
+        Self { mutex: lock_api::Mutex::new(talc) }
     }
 
     /// Locks the allocator, for heap management (`init`, `claim`, ...) or
@@ -124,7 +122,7 @@ unsafe impl<R: lock_api::RawMutex, O: OomHandler> GlobalAlloc for Talck<R, O> {
 /// It costs nothing at run time. Where a target can have threads, the
 /// promise is yours to keep, so construction is `unsafe`; on WebAssembly
 /// without the `atomics` feature there are no threads, and
-/// [`TalckWasm`](crate::TalckWasm) is this type with the wasm handler.
+/// `TalckWasm` is this type with the wasm handler.
 pub struct TalckSingleThreaded<O: OomHandler> {
     talc: UnsafeCell<Talc<O>>,
 }
@@ -145,9 +143,7 @@ impl<O: OomHandler> TalckSingleThreaded<O> {
     /// The allocator must only ever be used from one thread at a time, and
     /// never re-entered: the OOM handler must not allocate through it.
     pub const unsafe fn new(talc: Talc<O>) -> Self {
-        Self {
-            talc: UnsafeCell::new(talc),
-        }
+        Self { talc: UnsafeCell::new(talc) }
     }
 
     /// Exclusive access to the `Talc`, for heap management or direct calls.
@@ -227,10 +223,8 @@ macro_rules! impl_allocator {
                 old: Layout,
                 new: Layout,
             ) -> Result<NonNull<[u8]>, $AllocError> {
-                // SAFETY: `ptr` is a live block with `old`; `new.size() >= old.size()`.
-                let ptr =
-                    unsafe { self.0.lock().realloc_to(ptr, old, new) }.map_err(|_| $AllocError)?;
-                Ok(NonNull::slice_from_raw_parts(ptr, new.size()))
+                // SAFETY: forwarded: `ptr` is live with `old`.
+                unsafe { self.resize(ptr, old, new) }.map_err(|_| $AllocError)
             }
 
             unsafe fn shrink(
@@ -239,10 +233,8 @@ macro_rules! impl_allocator {
                 old: Layout,
                 new: Layout,
             ) -> Result<NonNull<[u8]>, $AllocError> {
-                // SAFETY: `ptr` is a live block with `old`; `new.size() <= old.size()`.
-                let ptr =
-                    unsafe { self.0.lock().realloc_to(ptr, old, new) }.map_err(|_| $AllocError)?;
-                Ok(NonNull::slice_from_raw_parts(ptr, new.size()))
+                // SAFETY: forwarded: `ptr` is live with `old`.
+                unsafe { self.resize(ptr, old, new) }.map_err(|_| $AllocError)
             }
         }
     };
@@ -251,35 +243,35 @@ macro_rules! impl_allocator {
 #[cfg(feature = "nightly")]
 impl_allocator!(core::alloc::Allocator, core::alloc::AllocError);
 #[cfg(feature = "allocator-api2")]
-impl_allocator!(
-    allocator_api2::alloc::Allocator,
-    allocator_api2::alloc::AllocError
-);
+impl_allocator!(allocator_api2::alloc::Allocator, allocator_api2::alloc::AllocError);
 
 #[cfg(any(feature = "nightly", feature = "allocator-api2"))]
-impl<O: OomHandler> Talc<O> {
-    /// Resizes to `new`, which may also ask for a different alignment.
+impl<R: lock_api::RawMutex, O: OomHandler> TalckRef<'_, R, O> {
+    /// Resizes to `new`, which may also ask for a different alignment,
+    /// keeping the first `min(old, new)` bytes.
     ///
     /// # Safety
-    /// `ptr` must be a live allocation with `old`.
-    unsafe fn realloc_to(
-        &mut self,
+    /// `ptr` must be a live allocation of this allocator with `old`.
+    unsafe fn resize(
+        &self,
         ptr: NonNull<u8>,
         old: Layout,
         new: Layout,
-    ) -> Result<NonNull<u8>, ()> {
-        if ptr.as_ptr().addr() % new.align() == 0 {
+    ) -> Result<NonNull<[u8]>, ()> {
+        let mut talc = self.0.lock();
+        let moved = if ptr.as_ptr().addr() % new.align() == 0 {
             // SAFETY: forwarded; the alignment already holds.
-            return unsafe { self.realloc(ptr, old, new.size()) };
-        }
-        // SAFETY: a distinct new block; the copy fits both; then the old is freed.
-        unsafe {
-            let new_ptr = self.malloc(new)?;
-            new_ptr
-                .as_ptr()
-                .copy_from_nonoverlapping(ptr.as_ptr(), old.size().min(new.size()));
-            self.free(ptr, old);
-            Ok(new_ptr)
-        }
+            unsafe { talc.realloc(ptr, old, new.size())? }
+        } else {
+            // SAFETY: a distinct new block; the copy fits both; then the old
+            // one is freed.
+            unsafe {
+                let moved = talc.malloc(new)?;
+                moved.as_ptr().copy_from_nonoverlapping(ptr.as_ptr(), old.size().min(new.size()));
+                talc.free(ptr, old);
+                moved
+            }
+        };
+        Ok(NonNull::slice_from_raw_parts(moved, new.size()))
     }
 }

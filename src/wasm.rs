@@ -36,9 +36,7 @@ pub struct WasmHandler {
 impl WasmHandler {
     /// A handler with no memory yet.
     pub const fn new() -> Self {
-        Self {
-            heap: Span::empty(),
-        }
+        Self { heap: Span::empty() }
     }
 }
 
@@ -58,9 +56,7 @@ fn pages_for(layout: Layout, first_heap: bool) -> Option<usize> {
     // lost if the region ends at the top of the address space.
     let payload = layout.size().max(2 * WORD).checked_add(WORD - 1)? & !(WORD - 1);
     let meta = if first_heap { META_SIZE } else { 0 };
-    let bytes = payload
-        .checked_add(layout.align().max(WORD))?
-        .checked_add(2 * WORD + meta)?;
+    let bytes = payload.checked_add(layout.align().max(WORD))?.checked_add(2 * WORD + meta)?;
     Some(bytes.div_ceil(PAGE).max(MIN_GROW_PAGES))
 }
 
@@ -133,15 +129,11 @@ mod tests {
         // handler then fails) or cover the request; never a wrapped small one.
         let huge = Layout::from_size_align(isize::MAX as usize, 1).unwrap();
         if let Some(pages) = pages_for(huge, true) {
-            assert!(pages
-                .checked_mul(PAGE)
-                .is_none_or(|b| b >= isize::MAX as usize));
+            assert!(pages.checked_mul(PAGE).is_none_or(|b| b >= isize::MAX as usize));
         }
         let huge_aligned = Layout::from_size_align(1, 1 << (usize::BITS - 2)).unwrap();
         if let Some(pages) = pages_for(huge_aligned, true) {
-            assert!(pages
-                .checked_mul(PAGE)
-                .is_none_or(|b| b >= 1 << (usize::BITS - 2)));
+            assert!(pages.checked_mul(PAGE).is_none_or(|b| b >= 1 << (usize::BITS - 2)));
         }
     }
 }

@@ -38,10 +38,7 @@ fn claim_several_heaps_and_allocate_across_them() {
     let done = alloc_n(&mut talc, &mut model, 250, 1000);
     assert!(done > 200, "only {done} blocks in 256 KiB");
     for h in &heaps {
-        assert!(
-            model.blocks.keys().any(|&a| h.contains(a as *mut u8)),
-            "heap {h:?} unused"
-        );
+        assert!(model.blocks.keys().any(|&a| h.contains(a as *mut u8)), "heap {h:?} unused");
     }
     #[cfg(feature = "counters")]
     assert_eq!(talc.get_counters().heap_count, 4);
@@ -150,11 +147,7 @@ fn init_again_forgets_everything() {
     assert_eq!(talc.get_counters().allocation_count, 0);
     let mut fresh = Model::default();
     let n = alloc_n(&mut talc, &mut fresh, 1000, 100);
-    assert_eq!(
-        n,
-        model.len(),
-        "the same arena holds the same number of blocks"
-    );
+    assert_eq!(n, model.len(), "the same arena holds the same number of blocks");
     common::free_all(&mut talc, &mut fresh);
 }
 
@@ -172,11 +165,7 @@ fn init_on_oom_claims_once() {
         assert!(ptrs.len() < 100);
     }
     assert!(!talc.get_arena().is_empty());
-    assert!(
-        (6..9).contains(&ptrs.len()),
-        "{} blocks of 1000 B in 8 KiB",
-        ptrs.len()
-    );
+    assert!((6..9).contains(&ptrs.len()), "{} blocks of 1000 B in 8 KiB", ptrs.len());
     for p in ptrs {
         // SAFETY: live blocks.
         unsafe { talc.free(p, layout) };

@@ -14,11 +14,7 @@ const LIVE_BYTES_CAP: usize = 6 << 20;
 
 fn random_layout(rng: &mut Rng, max: usize) -> Layout {
     let size = if rng.chance(3) { 0 } else { rng.size(max) };
-    let align = if rng.chance(70) {
-        1 << rng.range(0, 3)
-    } else {
-        1 << rng.range(0, 12)
-    };
+    let align = if rng.chance(70) { 1 << rng.range(0, 3) } else { 1 << rng.range(0, 12) };
     Layout::from_size_align(size, align).unwrap()
 }
 
@@ -65,10 +61,7 @@ fn run(seed: u64, ops: usize, max_size: usize, arena_bytes: usize) {
     }
     // Nearly everything must succeed: the live set is capped well below the
     // arena, so failures would mean lost or fragmented memory.
-    assert!(
-        failures * 100 <= ops,
-        "{failures} allocations failed in {ops} operations"
-    );
+    assert!(failures * 100 <= ops, "{failures} allocations failed in {ops} operations");
     common::free_all(&mut talc, &mut model);
     check_counters(&talc, &model);
     // Everything merged back: one free chunk spanning the allocatable space.
@@ -93,11 +86,7 @@ fn resize(
 ) {
     let b = model.remove(addr);
     let old = b.layout;
-    let new_size = if rng.chance(50) {
-        rng.size(max)
-    } else {
-        rng.range(0, old.size() * 2 + 8)
-    };
+    let new_size = if rng.chance(50) { rng.size(max) } else { rng.range(0, old.size() * 2 + 8) };
     let new_layout = Layout::from_size_align(new_size, old.align()).unwrap();
     let kept = old.size().min(new_size);
     // SAFETY: `b` is live with `old`; each call's size precondition is met.
@@ -118,11 +107,7 @@ fn resize(
     };
     match result {
         Ok(p) => {
-            let moved = common::Block {
-                ptr: p,
-                layout: new_layout,
-                id: b.id,
-            };
+            let moved = common::Block { ptr: p, layout: new_layout, id: b.id };
             verify(&moved, kept);
             model.insert_with_id(p, new_layout, b.id, kept);
         }

@@ -80,23 +80,13 @@ impl Model {
     /// As `insert`, keeping `id` and writing the pattern from `from` on.
     pub fn insert_with_id(&mut self, ptr: NonNull<u8>, layout: Layout, id: u64, from: usize) {
         let addr = ptr.as_ptr() as usize;
-        assert_eq!(
-            addr % layout.align(),
-            0,
-            "misaligned block {addr:#x} for {layout:?}"
-        );
+        assert_eq!(addr % layout.align(), 0, "misaligned block {addr:#x} for {layout:?}");
         let end = addr + layout.size();
         if let Some((&a, b)) = self.blocks.range(..=addr).next_back() {
-            assert!(
-                a + b.layout.size().max(1) <= addr,
-                "block {addr:#x} overlaps {a:#x}"
-            );
+            assert!(a + b.layout.size().max(1) <= addr, "block {addr:#x} overlaps {a:#x}");
         }
         if let Some((&a, _)) = self.blocks.range(addr + 1..).next() {
-            assert!(
-                end.max(addr + 1) <= a,
-                "block {addr:#x}..{end:#x} overlaps {a:#x}"
-            );
+            assert!(end.max(addr + 1) <= a, "block {addr:#x}..{end:#x} overlaps {a:#x}");
         }
         // SAFETY: the block is live and `layout.size()` bytes long.
         unsafe {
@@ -106,9 +96,7 @@ impl Model {
         }
         self.bytes += layout.size();
         assert!(
-            self.blocks
-                .insert(addr, Block { ptr, layout, id })
-                .is_none(),
+            self.blocks.insert(addr, Block { ptr, layout, id }).is_none(),
             "address handed out twice"
         );
     }
@@ -140,13 +128,7 @@ pub fn verify(b: &Block, len: usize) {
     // SAFETY: the block is live and at least `len` bytes long.
     let bytes = unsafe { std::slice::from_raw_parts(b.ptr.as_ptr(), len) };
     for (i, &byte) in bytes.iter().enumerate() {
-        assert_eq!(
-            byte,
-            pattern(b.id, i),
-            "block {} corrupted at byte {i} of {}",
-            b.id,
-            len
-        );
+        assert_eq!(byte, pattern(b.id, i), "block {} corrupted at byte {i} of {}", b.id, len);
     }
 }
 

@@ -1,0 +1,729 @@
+//! Shared pieces of the talcum fuzz targets.
+//!
+//! * [`Input`]: a hand-written decoder that turns the fuzzer's bytes into
+//!   operation codes, sizes, alignments and indices. It never fails: past the
+//!   end of the data it yields zeros, and every target stops when the data is
+//!   used up.
+//! * [`Model`]: the reference model of live blocks. Every block is filled with
+//!   a pattern derived from its id and position, checked before it is freed or
+//!   moved; the model refuses misaligned pointers, pointers outside the memory
+//!   the allocator was given, and any two live blocks that overlap.
+//! * [`count_ops`]: a process-wide operation counter, reported on stderr when
+//!   the fuzzer exits (`talcum-fuzz: N operations in M executions`), so a
+//!   campaign can state how many allocator operations it ran.
+//! * [`Memory`]: leaked, aligned host buffers that stand in for the arenas.
+
+use std::alloc::Layout;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
+
+pub const KIB: usize = 1 << 10;
+pub const MIB: usize = 1 << 20;
+
+/// Upper bound of operations decoded from one input.
+pub const MAX_OPS: usize = 4096;
+
+// ---------------------------------------------------------------------------
+// Input decoding
+
+/// A cursor over the fuzz input. Reads past the end yield zeros.
+pub struct Input<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Self { data }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub fn u8(&mut self) -> u8 {
+        match self.data.split_first() {
+            Some((&b, rest)) => {
+                self.data = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    pub fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.u8(), self.u8()])
+    }
+
+    pub fn u32(&mut self) -> u32 {
+        u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+
+    pub fn bool(&mut self) -> bool {
+        self.u8() & 1 == 1
+    }
+
+    /// An index below `len` (which must be non-zero).
+    pub fn index(&mut self, len: usize) -> usize {
+        assert!(len > 0);
+        if len <= 256 {
+            self.u8() as usize % len
+        } else {
+            self.u16() as usize % len
+        }
+    }
+
+    /// A request size: mostly small, sometimes up to 64 KiB, a few large
+    /// (64 KiB to 1 MiB) and a few huge ones near `isize::MAX`/`usize::MAX`
+    /// that no test arena can hold (see [`layout`], which clamps them into a
+    /// valid [`Layout`]).
+    pub fn size(&mut self) -> usize {
+        let class = self.u8();
+        match class & 15 {
+            0..=7 => self.u8() as usize,
+            8..=10 => (self.u16() & 0xfff) as usize,
+            11..=12 => self.u16() as usize,
+            13 => INTERESTING_SIZES[self.u8() as usize % INTERESTING_SIZES.len()],
+            14 => 64 * KIB + (self.u32() as usize % MIB),
+            _ => HUGE_SIZES[self.u8() as usize % HUGE_SIZES.len()],
+        }
+    }
+
+    /// An alignment: mostly 1..=16, sometimes up to 4 KiB, rarely up to 1 MiB.
+    pub fn align(&mut self) -> usize {
+        let b = self.u8();
+        let shift = (b >> 3) as u32;
+        match b & 7 {
+            0..=4 => 1 << (shift % 5),
+            5 | 6 => 1 << (shift % 13),
+            _ => 1 << (shift % 21),
+        }
+    }
+
+    /// A layout from [`Input::size`] and [`Input::align`].
+    pub fn layout(&mut self) -> Layout {
+        let size = self.size();
+        let align = self.align();
+        layout(size, align)
+    }
+}
+
+pub const INTERESTING_SIZES: [usize; 24] = [
+    0,
+    1,
+    7,
+    8,
+    9,
+    15,
+    16,
+    17,
+    23,
+    24,
+    25,
+    31,
+    32,
+    33,
+    255,
+    256,
+    257,
+    4095,
+    4096,
+    4097,
+    65535,
+    65536,
+    65537,
+    512 * KIB,
+];
+
+pub const HUGE_SIZES: [usize; 10] = [
+    usize::MAX,
+    usize::MAX - 7,
+    usize::MAX / 2 + 1,
+    isize::MAX as usize,
+    isize::MAX as usize - 7,
+    isize::MAX as usize - 4095,
+    1 << (usize::BITS - 2),
+    1 << 40,
+    1 << 32,
+    (1 << 31) + 8,
+];
+
+/// The largest size that forms a valid layout with `align`.
+pub fn max_size(align: usize) -> usize {
+    isize::MAX as usize - (align - 1)
+}
+
+/// `Layout::from_size_align(size, align)`, with `size` clamped to the largest
+/// valid size for that alignment.
+pub fn layout(size: usize, align: usize) -> Layout {
+    Layout::from_size_align(size.min(max_size(align)), align).expect("clamped layout is valid")
+}
+
+// ---------------------------------------------------------------------------
+// Operation counter
+
+static OPS: AtomicU64 = AtomicU64::new(0);
+static EXECS: AtomicU64 = AtomicU64::new(0);
+static REPORT: Once = Once::new();
+
+extern "C" {
+    fn atexit(cb: extern "C" fn()) -> i32;
+}
+
+extern "C" fn report() {
+    eprintln!(
+        "talcum-fuzz: {} operations in {} executions",
+        OPS.load(Ordering::Relaxed),
+        EXECS.load(Ordering::Relaxed)
+    );
+}
+
+/// Adds one execution of `ops` allocator operations to the process totals,
+/// which are printed on stderr when the process exits normally (as libFuzzer
+/// does at `-max_total_time` or `-runs`).
+pub fn count_ops(ops: u64) {
+    REPORT.call_once(|| {
+        // SAFETY: `report` is a plain `extern "C" fn()` that only reads atomics.
+        unsafe {
+            atexit(report);
+        }
+    });
+    OPS.fetch_add(ops, Ordering::Relaxed);
+    EXECS.fetch_add(1, Ordering::Relaxed);
+}
+
+// ---------------------------------------------------------------------------
+// Host memory
+
+/// A leaked, aligned host buffer reused by every execution of one target.
+pub struct Memory {
+    pub base: *mut u8,
+    pub size: usize,
+}
+
+// SAFETY: the buffer is only touched by the fuzzing thread.
+unsafe impl Send for Memory {}
+// SAFETY: as above.
+unsafe impl Sync for Memory {}
+
+impl Memory {
+    /// Allocates `size` bytes aligned to `align` from the host allocator and
+    /// leaks them (ASan keeps its redzones around them).
+    pub fn leak(size: usize, align: usize) -> Self {
+        let layout = Layout::from_size_align(size, align).expect("memory layout");
+        // SAFETY: the layout has a non-zero size.
+        let base = unsafe { std::alloc::alloc(layout) };
+        assert!(!base.is_null(), "host allocation of the test memory failed");
+        Self { base, size }
+    }
+
+    /// Fills the whole buffer with `byte`, so that nothing from an earlier
+    /// execution can leak into this one.
+    pub fn fill(&self, byte: u8) {
+        // SAFETY: the buffer is `size` bytes, owned by us.
+        unsafe { self.base.write_bytes(byte, self.size) }
+    }
+
+    pub fn addr(&self) -> usize {
+        self.base as usize
+    }
+
+    pub fn end(&self) -> usize {
+        self.addr() + self.size
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Patterns
+//
+// Every byte the harness writes or checks comes from one pseudo-random
+// "tape": position `p` holds `TAPE[p % PERIOD]`. A block with id `id` holds,
+// at offset `i`, the tape byte at `key(id) + i`; memory that nobody was given
+// holds the tape byte at `address + salt`. So different blocks and different
+// offsets get unrelated bytes, and a copy from the wrong place or of the wrong
+// length is noticed.
+//
+// Fills and checks run as `memcpy`/`memcmp` over tape segments: a byte loop
+// would pay the sanitizer's shadow check and the fuzzer's comparison tracing
+// on every byte, which made the targets some 50 times slower.
+
+/// The tape's period: odd, so that a block never lines up with it by chance.
+const PERIOD: usize = (1 << 20) - 3;
+
+fn tape() -> &'static [u8] {
+    static TAPE: std::sync::OnceLock<Box<[u8]>> = std::sync::OnceLock::new();
+    TAPE.get_or_init(|| {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let period: Vec<u8> = (0..PERIOD)
+            .map(|_| {
+                x ^= x >> 12;
+                x ^= x << 25;
+                x ^= x >> 27;
+                (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+            })
+            .collect();
+        // Two periods back to back: any segment of up to PERIOD bytes that
+        // starts in the first one is contiguous.
+        period.iter().chain(period.iter()).copied().collect()
+    })
+}
+
+/// The tape position where block `id` starts.
+fn key(id: u64) -> usize {
+    (id.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> 40) as usize % PERIOD
+}
+
+/// Calls `f(offset, tape_segment)` for consecutive segments covering `len`
+/// tape bytes from position `pos`.
+fn segments(pos: usize, len: usize, mut f: impl FnMut(usize, &[u8])) {
+    let tape = tape();
+    let mut done = 0;
+    while done < len {
+        let start = (pos.wrapping_add(done)) % PERIOD;
+        let n = (len - done).min(PERIOD);
+        f(done, &tape[start..start + n]);
+        done += n;
+    }
+}
+
+/// Copies tape bytes from position `pos` over `len` bytes at `dst`.
+///
+/// # Safety
+/// `dst..dst + len` must be writable.
+pub unsafe fn tape_fill(dst: *mut u8, len: usize, pos: usize) {
+    segments(pos, len, |off, seg| {
+        // SAFETY: the caller's range; the tape is a separate allocation.
+        unsafe { std::ptr::copy_nonoverlapping(seg.as_ptr(), dst.add(off), seg.len()) }
+    });
+}
+
+/// The offset of the first byte at `src` that differs from the tape at
+/// position `pos`, if any.
+///
+/// # Safety
+/// `src..src + len` must be readable.
+pub unsafe fn tape_diff(src: *const u8, len: usize, pos: usize) -> Option<usize> {
+    let mut first = None;
+    segments(pos, len, |off, seg| {
+        if first.is_some() {
+            return;
+        }
+        // SAFETY: the caller's range.
+        let have = unsafe { std::slice::from_raw_parts(src.add(off), seg.len()) };
+        if have != seg {
+            first =
+                Some(off + have.iter().zip(seg).position(|(a, b)| a != b).expect("a difference"));
+        }
+    });
+    first
+}
+
+/// The pattern byte at offset `i` of block `id` (for messages and tests).
+pub fn pattern(id: u64, i: usize) -> u8 {
+    tape()[(key(id) + i) % PERIOD]
+}
+
+/// Writes the pattern of `id` into bytes `from..to` of the block at `ptr`.
+///
+/// # Safety
+/// `ptr..ptr + to` must be writable memory owned by the caller.
+pub unsafe fn fill_pattern(ptr: *mut u8, id: u64, from: usize, to: usize) {
+    if to > from {
+        tape_fill(ptr.add(from), to - from, key(id) + from);
+    }
+}
+
+/// Checks the pattern of `id` over the first `len` bytes of the block at
+/// `ptr`; panics with the first differing offset.
+///
+/// # Safety
+/// `ptr..ptr + len` must be readable memory owned by the caller.
+pub unsafe fn check_pattern(ptr: *mut u8, id: u64, len: usize, what: &str) {
+    if let Some(i) = tape_diff(ptr, len, key(id)) {
+        panic!(
+            "{what}: block id {id} at {ptr:p} (checked length {len}) corrupted at offset {i}: \
+             found {:#04x}, expected {:#04x}",
+            *ptr.add(i),
+            pattern(id, i)
+        );
+    }
+}
+
+/// Fills `from..to` with the tape bytes at `address + salt`: memory that
+/// belongs to nobody (or to someone else), which must stay as it is.
+///
+/// # Safety
+/// `from..to` must be writable memory owned by the caller.
+pub unsafe fn fill_sentinel(from: usize, to: usize, salt: usize) {
+    if to > from {
+        tape_fill(from as *mut u8, to - from, from.wrapping_add(salt));
+    }
+}
+
+/// Panics unless `from..to` still holds what [`fill_sentinel`] wrote with
+/// the same `salt`.
+///
+/// # Safety
+/// `from..to` must be readable memory.
+pub unsafe fn check_sentinel(from: usize, to: usize, salt: usize, what: &str) {
+    if to <= from {
+        return;
+    }
+    if let Some(i) = tape_diff(from as *const u8, to - from, from.wrapping_add(salt)) {
+        panic!(
+            "{what}: byte at {:#x} (in {from:#x}..{to:#x}) was overwritten: found {:#04x}",
+            from + i,
+            *((from + i) as *const u8)
+        );
+    }
+}
+
+/// Panics unless `len` bytes at `ptr` are all zero.
+///
+/// # Safety
+/// `ptr..ptr + len` must be readable memory owned by the caller.
+pub unsafe fn check_zero(ptr: *mut u8, len: usize, what: &str) {
+    static ZEROS: [u8; 64 * KIB] = [0; 64 * KIB];
+    let mut off = 0;
+    while off < len {
+        let n = (len - off).min(ZEROS.len());
+        let have = std::slice::from_raw_parts(ptr.add(off), n);
+        if have != &ZEROS[..n] {
+            let i = off + have.iter().position(|&b| b != 0).expect("a non-zero byte");
+            panic!(
+                "{what}: zeroed memory at {ptr:p} (length {len}) has {:#04x} at offset {i}",
+                *ptr.add(i)
+            );
+        }
+        off += n;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The model of live blocks
+
+/// One live allocation as the model sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Block {
+    pub ptr: *mut u8,
+    pub size: usize,
+    pub align: usize,
+    pub id: u64,
+}
+
+impl Block {
+    pub fn layout(&self) -> Layout {
+        Layout::from_size_align(self.size, self.align).expect("live block layout")
+    }
+
+    pub fn addr(&self) -> usize {
+        self.ptr as usize
+    }
+
+    /// The end of the block for the overlap check: a zero-sized block still
+    /// owns its address, since two live allocations must be distinct.
+    pub fn end(&self) -> usize {
+        self.addr() + self.size.max(1)
+    }
+}
+
+/// The live blocks, with an address index for the overlap check.
+#[derive(Default)]
+pub struct Model {
+    pub blocks: Vec<Block>,
+    /// base address -> (end address, id)
+    index: BTreeMap<usize, (usize, u64)>,
+    next_id: u64,
+}
+
+impl Model {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.blocks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.blocks.is_empty()
+    }
+
+    /// The sum of the requested sizes of all live blocks.
+    pub fn live_bytes(&self) -> usize {
+        self.blocks.iter().map(|b| b.size).sum()
+    }
+
+    /// Picks a live block (the model must not be empty).
+    pub fn pick(&self, input: &mut Input) -> usize {
+        input.index(self.blocks.len())
+    }
+
+    fn index_insert(&mut self, addr: usize, end: usize, id: u64, what: &str) {
+        if let Some((&below, &(below_end, below_id))) = self.index.range(..=addr).next_back() {
+            assert!(
+                below_end <= addr,
+                "{what}: new block id {id} at {addr:#x}..{end:#x} overlaps live block id {below_id} at \
+                 {below:#x}..{below_end:#x}"
+            );
+        }
+        if let Some((&above, &(above_end, above_id))) = self.index.range(addr..).next() {
+            assert!(
+                end <= above,
+                "{what}: new block id {id} at {addr:#x}..{end:#x} overlaps live block id {above_id} at \
+                 {above:#x}..{above_end:#x}"
+            );
+        }
+        self.index.insert(addr, (end, id));
+    }
+
+    fn index_remove(&mut self, addr: usize, id: u64) {
+        match self.index.remove(&addr) {
+            Some((_, found)) if found == id => {}
+            other => panic!("model index out of sync for block id {id} at {addr:#x}: {other:?}"),
+        }
+    }
+
+    /// Checks a pointer returned for a request of `size` bytes aligned to
+    /// `align`: alignment, `inside(addr, end)` (the memory the allocator
+    /// manages) and no overlap with any live block.
+    fn check_new(
+        &self,
+        ptr: *mut u8,
+        size: usize,
+        align: usize,
+        inside: &dyn Fn(usize, usize) -> bool,
+        what: &str,
+    ) {
+        let addr = ptr as usize;
+        assert!(
+            addr % align == 0,
+            "{what}: pointer {ptr:p} for size {size} is not aligned to {align}"
+        );
+        let end = addr
+            .checked_add(size.max(1))
+            .unwrap_or_else(|| panic!("{what}: block at {ptr:p} size {size} wraps"));
+        assert!(
+            inside(addr, end),
+            "{what}: block {addr:#x}..{end:#x} (size {size}, align {align}) lies outside the allocator's memory"
+        );
+    }
+
+    /// Records a fresh allocation (fills it with its pattern) and returns its
+    /// index in `blocks`.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of at least `size` bytes.
+    pub unsafe fn add(
+        &mut self,
+        ptr: *mut u8,
+        size: usize,
+        align: usize,
+        inside: &dyn Fn(usize, usize) -> bool,
+        what: &str,
+    ) -> usize {
+        self.check_new(ptr, size, align, inside, what);
+        let id = self.next_id;
+        self.next_id += 1;
+        let block = Block { ptr, size, align, id };
+        self.index_insert(block.addr(), block.end(), id, what);
+        fill_pattern(ptr, id, 0, size);
+        self.blocks.push(block);
+        self.blocks.len() - 1
+    }
+
+    /// Records a zeroed allocation: checks it reads zero, then as [`Model::add`].
+    ///
+    /// # Safety
+    /// As [`Model::add`].
+    pub unsafe fn add_zeroed(
+        &mut self,
+        ptr: *mut u8,
+        size: usize,
+        align: usize,
+        inside: &dyn Fn(usize, usize) -> bool,
+        what: &str,
+    ) -> usize {
+        self.check_new(ptr, size, align, inside, what);
+        check_zero(ptr, size, what);
+        self.add(ptr, size, align, inside, what)
+    }
+
+    /// Checks the whole pattern of block `i`.
+    ///
+    /// # Safety
+    /// Block `i` must be live.
+    pub unsafe fn check(&self, i: usize, what: &str) {
+        let b = self.blocks[i];
+        check_pattern(b.ptr, b.id, b.size, what);
+    }
+
+    /// Checks every live block.
+    ///
+    /// # Safety
+    /// Every block in the model must be live.
+    pub unsafe fn check_all(&self, what: &str) {
+        for i in 0..self.blocks.len() {
+            self.check(i, what);
+        }
+    }
+
+    /// Checks block `i` and removes it from the model (before it is freed).
+    ///
+    /// # Safety
+    /// Block `i` must be live.
+    pub unsafe fn take(&mut self, i: usize, what: &str) -> Block {
+        self.check(i, what);
+        let b = self.blocks.swap_remove(i);
+        self.index_remove(b.addr(), b.id);
+        b
+    }
+
+    /// Records that block `i` now lives at `new_ptr` with `new_size` bytes
+    /// (after grow, shrink or realloc). The first `min(old, new)` bytes must
+    /// have been kept; the rest is filled.
+    ///
+    /// # Safety
+    /// `new_ptr` must be the live allocation that replaced block `i`.
+    pub unsafe fn moved(
+        &mut self,
+        i: usize,
+        new_ptr: *mut u8,
+        new_size: usize,
+        inside: &dyn Fn(usize, usize) -> bool,
+        what: &str,
+    ) {
+        let old = self.blocks[i];
+        self.index_remove(old.addr(), old.id);
+        self.check_new(new_ptr, new_size, old.align, inside, what);
+        let keep = old.size.min(new_size);
+        check_pattern(new_ptr, old.id, keep, what);
+        let new = Block { ptr: new_ptr, size: new_size, align: old.align, id: old.id };
+        self.index_insert(new.addr(), new.end(), new.id, what);
+        fill_pattern(new_ptr, old.id, keep, new_size);
+        self.blocks[i] = new;
+    }
+
+    /// As [`Model::moved`], and the bytes past the old size must read zero
+    /// (grow_zeroed).
+    ///
+    /// # Safety
+    /// As [`Model::moved`].
+    pub unsafe fn moved_zeroed(
+        &mut self,
+        i: usize,
+        new_ptr: *mut u8,
+        new_size: usize,
+        inside: &dyn Fn(usize, usize) -> bool,
+        what: &str,
+    ) {
+        let old = self.blocks[i];
+        if new_size > old.size {
+            check_zero(new_ptr.add(old.size), new_size - old.size, what);
+        }
+        self.moved(i, new_ptr, new_size, inside, what);
+    }
+
+    /// Forgets every block without touching memory (after `init`).
+    pub fn forget_all(&mut self) {
+        self.blocks.clear();
+        self.index.clear();
+    }
+
+    /// Removes every block for which `keep` is false, without touching memory.
+    pub fn forget_where(&mut self, mut forget: impl FnMut(&Block) -> bool) {
+        let index = &mut self.index;
+        self.blocks.retain(|b| {
+            if forget(b) {
+                index.remove(&b.addr());
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// The lowest and highest address covered by live blocks inside
+    /// `lo..hi`, if any.
+    pub fn extent_within(&self, lo: usize, hi: usize) -> Option<(usize, usize)> {
+        let first = self.index.range(lo..hi).next()?;
+        let last = self.index.range(lo..hi).next_back()?;
+        Some((*first.0, last.1 .0))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Counters
+
+/// Checks the allocator's counters against the model: live allocation count
+/// and requested bytes; with `heaps = Some((count, bytes))`, the number of
+/// heaps and the bytes in them; and the internal consistency of the rest.
+pub fn check_counters(c: &talcum::Counters, model: &Model, heaps: Option<(usize, usize)>) {
+    assert_eq!(
+        c.allocation_count,
+        model.len(),
+        "counters: allocation_count, model has {} blocks\n{c}",
+        model.len()
+    );
+    let live = model.live_bytes();
+    assert_eq!(
+        c.allocated_bytes, live,
+        "counters: allocated_bytes, model has {live} live bytes\n{c}"
+    );
+    check_counter_consistency(c);
+    if let Some((count, bytes)) = heaps {
+        assert_eq!(c.heap_count, count, "counters: heap_count\n{c}");
+        assert_eq!(c.claimed_bytes, bytes, "counters: claimed_bytes\n{c}");
+    }
+}
+
+/// The checks on counters that need no model.
+pub fn check_counter_consistency(c: &talcum::Counters) {
+    let word = std::mem::size_of::<usize>();
+    assert!(
+        c.allocated_bytes
+            .checked_add(c.available_bytes)
+            .is_some_and(|used| used <= c.claimed_bytes),
+        "counters: allocated + available bytes exceed claimed bytes\n{c:?}"
+    );
+    assert!(
+        c.available_bytes >= c.fragment_count * 3 * word,
+        "counters: {} free chunks cannot hold only {} bytes\n{c:?}",
+        c.fragment_count,
+        c.available_bytes
+    );
+    assert_eq!(
+        c.fragment_count == 0,
+        c.available_bytes == 0,
+        "counters: free chunks vs free bytes\n{c:?}"
+    );
+    assert!(c.total_allocation_count >= c.allocation_count as u64, "counters: totals\n{c:?}");
+    assert!(c.total_heap_count >= c.heap_count as u64, "counters: heap totals\n{c:?}");
+    assert!(
+        c.heap_count == 0 || c.claimed_bytes >= c.heap_count * word,
+        "counters: {} heaps in {} bytes\n{c:?}",
+        c.heap_count,
+        c.claimed_bytes
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Tracing
+
+/// Whether `TALCUM_FUZZ_TRACE` is set: then the targets print every decoded
+/// operation and its result on stderr, which is how a crash input is turned
+/// into a regression test (`TALCUM_FUZZ_TRACE=1 target/.../heaps crash-file`).
+pub fn tracing() -> bool {
+    static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("TALCUM_FUZZ_TRACE").is_some())
+}
+
+/// `eprintln!` when tracing is on.
+#[macro_export]
+macro_rules! trace {
+    ($($t:tt)*) => {
+        if $crate::tracing() {
+            eprintln!($($t)*);
+        }
+    };
+}

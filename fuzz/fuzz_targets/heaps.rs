@@ -352,6 +352,9 @@ fn run(data: &[u8]) {
                             acme(heap).saturating_sub(cut).max(base(heap)) as *mut u8,
                         )
                     };
+                    // "Empty" as the allocator sees it (a span shorter than a
+                    // word aligns inward to nothing).
+                    let to_empty = want.word_align_inward().is_empty();
                     let new = st.talc.truncate(heap, want);
                     trace!(
                         "truncate(heap {h}: {}, {}) -> {}",

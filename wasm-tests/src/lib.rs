@@ -139,7 +139,12 @@ pub struct Block {
     ptr: NonNull<u8>,
     layout: Layout,
     tag: usize,
+    /// Only the first and last [`EDGE`] bytes hold the pattern (cheap fillers).
+    sparse: bool,
 }
+
+/// How many bytes at each end of a sparse block hold the pattern.
+const EDGE: usize = 64;
 
 impl Block {
     /// Allocates through `std::alloc::alloc` (so failure is a null pointer, not an abort)
@@ -154,7 +159,22 @@ impl Block {
             "allocation of {size} bytes aligned {align} returned misaligned {ptr:p}"
         );
         unsafe { fill(ptr.as_ptr(), size, tag) };
-        Some(Block { ptr, layout, tag })
+        Some(Block { ptr, layout, tag, sparse: false })
+    }
+
+    /// Like [`Block::new`], but only the first and last 64 bytes are written and
+    /// checked: for blocks that only take up space.
+    pub fn new_sparse(size: usize, align: usize, tag: usize) -> Block {
+        let layout = Layout::from_size_align(size, align).expect("test asked for a bad layout");
+        assert!(size >= 2 * EDGE, "sparse blocks have at least {} bytes", 2 * EDGE);
+        let ptr = NonNull::new(unsafe { alloc(layout) })
+            .unwrap_or_else(|| panic!("allocation of {size} bytes aligned {align} returned null"));
+        assert_eq!(ptr.as_ptr() as usize % align, 0, "misaligned {ptr:p} for align {align}");
+        unsafe {
+            fill(ptr.as_ptr(), EDGE, tag);
+            fill(ptr.as_ptr().add(size - EDGE), EDGE, tag);
+        }
+        Block { ptr, layout, tag, sparse: true }
     }
 
     /// Like [`Block::try_new`], panicking on a null pointer.
@@ -187,7 +207,16 @@ impl Block {
 
     /// Panics unless every byte still holds the block's pattern.
     pub fn assert_intact(&self) {
-        if let Some(at) = unsafe { mismatch(self.ptr(), self.size(), self.tag) } {
+        // (offset in the block, offset in the pattern)
+        let bad = if self.sparse {
+            let tail = self.size() - EDGE;
+            unsafe { mismatch(self.ptr(), EDGE, self.tag) }.map(|at| (at, at)).or_else(|| {
+                unsafe { mismatch(self.ptr().add(tail), EDGE, self.tag) }.map(|at| (tail + at, at))
+            })
+        } else {
+            unsafe { mismatch(self.ptr(), self.size(), self.tag) }.map(|at| (at, at))
+        };
+        if let Some((at, pattern_at)) = bad {
             panic!(
                 "block {:p} ({} bytes, align {}, tag {}) corrupted at offset {}: {} != {}",
                 self.ptr,
@@ -196,7 +225,7 @@ impl Block {
                 self.tag,
                 at,
                 unsafe { *self.ptr().add(at) },
-                pattern_byte(self.tag, at)
+                pattern_byte(self.tag, pattern_at)
             );
         }
     }
@@ -206,6 +235,7 @@ impl Block {
     /// when the allocator reports failure.
     pub fn try_realloc(&mut self, new_size: usize) -> bool {
         assert!(new_size > 0);
+        assert!(!self.sparse, "sparse blocks are not reallocated");
         let old_size = self.size();
         let new_layout = Layout::from_size_align(new_size, self.align()).unwrap();
         let p = unsafe { realloc(self.ptr(), self.layout, new_size) };
@@ -255,6 +285,20 @@ impl Drop for Block {
     fn drop(&mut self) {
         self.assert_intact();
         unsafe { dealloc(self.ptr(), self.layout) };
+    }
+}
+
+/// Allocates 64 KiB blocks until one of them makes memory grow: afterwards no free
+/// space left over from earlier tests can hold 64 KiB or more, so the next bigger
+/// requests are served from fresh pages. Keep the result alive while that matters.
+pub fn use_up_free_memory() -> Vec<Block> {
+    let mut fillers = Vec::new();
+    loop {
+        let before = memory_bytes();
+        fillers.push(Block::new_sparse(64 * 1024, 8, fillers.len()));
+        if memory_bytes() != before {
+            return fillers;
+        }
     }
 }
 

@@ -7,7 +7,8 @@ use std::ops::Range;
 
 use wasm_bindgen_test::wasm_bindgen_test;
 use wasm_tests::{
-    assert_apart, fill, foreign_grow, memory_bytes, mismatch, Block, XorShift64, MIB, WASM_PAGE,
+    assert_apart, fill, foreign_grow, memory_bytes, mismatch, use_up_free_memory, Block,
+    XorShift64, MIB, WASM_PAGE,
 };
 
 /// Pages taken with a direct `memory.grow`, filled with a sentinel pattern.
@@ -139,6 +140,48 @@ fn realloc_at_heap_top_does_not_grow_into_foreign_pages() {
     block.realloc(1000);
     drop(block);
     f.assert_intact();
+}
+
+#[wasm_bindgen_test]
+fn growth_after_foreign_pages_is_sized_in_one_step() {
+    // After a foreign page, the allocator cannot extend its heap and must claim new
+    // pages as a separate heap. One memory.grow must then be enough for the request,
+    // with its alignment and overhead: an undersized step shows up as a second grow.
+    let mut foreign = Vec::new();
+    let mut blocks = Vec::new();
+    let mut fillers = Vec::new();
+    let mut grew = 0;
+    for align in [8, 4096, WASM_PAGE, MIB] {
+        for size in [WASM_PAGE - 8, WASM_PAGE, 3 * WASM_PAGE - 24, MIB - 16, MIB, 5 * MIB + 3] {
+            fillers.push(use_up_free_memory());
+            let f = Foreign::grow(1, align + size);
+            let before = memory_bytes() as usize;
+            let b = Block::new(size, align, size ^ align);
+            let grown = memory_bytes() as usize - before;
+            let bound =
+                (size + align + 64).div_ceil(WASM_PAGE).max(talcum::MIN_GROW_PAGES) * WASM_PAGE;
+            assert!(
+                grown <= bound,
+                "{size} bytes aligned {align} grew memory by {grown} bytes (bound {bound})"
+            );
+            if grown > 0 {
+                grew += 1;
+                // The block came from the new pages, above the foreign one.
+                assert!(
+                    b.range().start >= f.range.end,
+                    "{:?} is not above the foreign page",
+                    b.range()
+                );
+            }
+            assert_apart(&b.range(), &f.range);
+            blocks.push(b);
+            foreign.push(f);
+        }
+    }
+    // At least every request of 1 MiB or more needed fresh pages (less than one
+    // growth step is left free at the top after the fillers).
+    assert!(grew >= 12, "only {grew} of 24 requests grew memory: the test did not test");
+    assert_clear(&blocks, &foreign);
 }
 
 #[wasm_bindgen_test]

@@ -5,7 +5,9 @@
 use std::alloc::{alloc, dealloc, Layout};
 
 use wasm_bindgen_test::wasm_bindgen_test;
-use wasm_tests::{assert_disjoint, assert_talcum_is_global, memory_bytes, Block, MIB};
+use wasm_tests::{
+    assert_disjoint, assert_talcum_is_global, memory_bytes, use_up_free_memory, Block, MIB,
+};
 
 const SIZES: [usize; 4] = [MIB, 16 * MIB, 17 * MIB, 64 * MIB];
 
@@ -75,19 +77,6 @@ fn freed_big_block_is_reused_without_growing() {
     assert_eq!(memory_bytes(), before, "re-allocating a freed 64 MiB block grew memory");
 }
 
-/// Allocates 64 KiB blocks until one of them makes memory grow: afterwards no free
-/// space left over from earlier tests can hold a multi-MiB block.
-fn use_up_free_memory() -> Vec<Block> {
-    let mut fillers = Vec::new();
-    loop {
-        let before = memory_bytes();
-        fillers.push(Block::new(64 * 1024, 8, fillers.len()));
-        if memory_bytes() != before {
-            return fillers;
-        }
-    }
-}
-
 #[wasm_bindgen_test]
 fn neighbouring_freed_blocks_merge_across_growth_steps() {
     // 16 MiB and 17 MiB each need fresh pages; once both are free, a 32 MiB request
@@ -106,6 +95,27 @@ fn neighbouring_freed_blocks_merge_across_growth_steps() {
     );
     drop(joined);
     drop(fillers);
+}
+
+#[wasm_bindgen_test]
+fn three_neighbours_coalesce_in_every_free_order() {
+    let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+    let sizes = [100_000, 200_000, 300_000];
+    for order in orders {
+        // Fresh pages, so the three blocks are neighbours (no older free fragment
+        // can hold 64 KiB or more).
+        let fillers = use_up_free_memory();
+        let mut blocks: Vec<Option<Block>> =
+            sizes.iter().enumerate().map(|(i, &s)| Some(Block::new(s, 8, i))).collect();
+        for i in order {
+            drop(blocks[i].take());
+        }
+        let before = memory_bytes();
+        let joined = Block::new(sizes.iter().sum(), 8, 9);
+        assert_eq!(memory_bytes(), before, "freed neighbours (order {order:?}) did not coalesce");
+        drop(joined);
+        drop(fillers);
+    }
 }
 
 #[wasm_bindgen_test]

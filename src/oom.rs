@@ -33,7 +33,7 @@ impl OomHandler for ErrOnOom {
 /// use talcum::{InitOnOom, Span, Talc};
 /// static mut ARENA: [u8; 4096] = [0; 4096];
 /// // SAFETY: ARENA is used by this allocator only.
-/// let talc = Talc::new(unsafe { InitOnOom::new(Span::from_slice_ptr(&raw mut ARENA)) });
+/// let talc = Talc::new(unsafe { InitOnOom::new(Span::from_array(&raw mut ARENA)) });
 /// # let _ = talc;
 /// ```
 #[derive(Debug, Clone, Copy)]

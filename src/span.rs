@@ -65,6 +65,14 @@ impl Span {
         Self { base, acme: base.wrapping_add(size.min(room)) }
     }
 
+    /// The span covering an array, by raw pointer (never dereferenced);
+    /// usable in `const` contexts, e.g. `Span::from_array(&raw mut ARENA)`.
+    #[inline]
+    pub const fn from_array<T, const N: usize>(array: *mut [T; N]) -> Self {
+        let base = array.cast::<u8>();
+        Self { base, acme: base.wrapping_add(core::mem::size_of::<[T; N]>()) }
+    }
+
     /// The span covering a slice, by raw pointer (never dereferenced).
     #[inline]
     pub fn from_slice_ptr(slice: *mut [u8]) -> Self {
@@ -296,6 +304,7 @@ mod tests {
         let mut arr = [0u64; 4];
         let s = Span::from(&mut arr);
         assert_eq!(s.size(), 32);
+        assert_eq!(Span::from_array(&raw mut arr), s);
         let mut bytes = [0u8; 10];
         let p: *mut [u8] = &mut bytes[..];
         assert_eq!(Span::from(p).size(), 10);

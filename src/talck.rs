@@ -259,18 +259,23 @@ impl<R: lock_api::RawMutex, O: OomHandler> TalckRef<'_, R, O> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, ()> {
         let mut talc = self.0.lock();
-        let moved = if ptr.as_ptr().addr() % new.align() == 0 {
-            // SAFETY: forwarded; the alignment already holds.
-            unsafe { talc.realloc(ptr, old, new.size())? }
-        } else {
-            // SAFETY: a distinct new block; the copy fits both; then the old
-            // one is freed.
-            unsafe {
-                let moved = talc.malloc(new)?;
-                moved.as_ptr().copy_from_nonoverlapping(ptr.as_ptr(), old.size().min(new.size()));
-                talc.free(ptr, old);
-                moved
-            }
+        let aligned = ptr.as_ptr().addr() % new.align() == 0;
+        if aligned && new.size() <= old.size() {
+            // SAFETY: forwarded; shrinking keeps the (sufficient) alignment.
+            unsafe { talc.shrink(ptr, old, new.size()) };
+            return Ok(NonNull::slice_from_raw_parts(ptr, new.size()));
+        }
+        // SAFETY: forwarded; growing in place keeps the alignment.
+        if aligned && unsafe { talc.grow_in_place(ptr, old, new.size()) }.is_ok() {
+            return Ok(NonNull::slice_from_raw_parts(ptr, new.size()));
+        }
+        // SAFETY: a distinct new block with the new layout; the copy fits
+        // both; then the old one is freed.
+        let moved = unsafe {
+            let moved = talc.malloc(new)?;
+            moved.as_ptr().copy_from_nonoverlapping(ptr.as_ptr(), old.size().min(new.size()));
+            talc.free(ptr, old);
+            moved
         };
         Ok(NonNull::slice_from_raw_parts(moved, new.size()))
     }

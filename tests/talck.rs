@@ -88,7 +88,7 @@ fn exercise(alloc: &dyn GlobalAlloc, seed: u64, ops: usize) {
 fn talck_as_global_alloc() {
     let mut arena = Arena::new(4 << 20);
     let talck = spin_talck(&mut arena);
-    exercise(&talck, 1, if MIRI { 300 } else { 20_000 });
+    exercise(&talck, 1, if MIRI { 100 } else { 20_000 });
     #[cfg(feature = "counters")]
     assert_eq!(talck.lock().get_counters().allocation_count, 0);
 }
@@ -100,7 +100,7 @@ fn talck_from_several_threads() {
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let talck = Arc::clone(&talck);
-            std::thread::spawn(move || exercise(&*talck, 100 + t, if MIRI { 50 } else { 5_000 }))
+            std::thread::spawn(move || exercise(&*talck, 100 + t, if MIRI { 30 } else { 5_000 }))
         })
         .collect();
     for t in threads {
@@ -142,7 +142,7 @@ fn single_threaded_wrapper() {
     let single = unsafe { TalckSingleThreaded::new(Talc::new(ErrOnOom)) };
     // SAFETY: no other reference is live.
     unsafe { single.talc().init(arena.span()).unwrap() };
-    exercise(&single, 2, if MIRI { 300 } else { 20_000 });
+    exercise(&single, 2, if MIRI { 100 } else { 20_000 });
 }
 
 #[test]
@@ -163,7 +163,7 @@ fn allocator_api2_collections() {
     let talck = spin_talck(&mut arena);
     {
         let mut v: AVec<u64, _> = AVec::new_in(talck.allocator());
-        for i in 0..if MIRI { 500 } else { 100_000 } {
+        for i in 0..if MIRI { 200 } else { 100_000 } {
             v.push(i);
         }
         assert!(v.iter().enumerate().all(|(i, &x)| i as u64 == x));
@@ -207,7 +207,7 @@ fn core_allocator_collections() {
     let talck = spin_talck(&mut arena);
     {
         let mut v: Vec<u32, _> = Vec::new_in(talck.allocator());
-        v.extend(0..if MIRI { 500 } else { 100_000 });
+        v.extend(0..if MIRI { 200 } else { 100_000 });
         assert!(v.iter().enumerate().all(|(i, &x)| i as u32 == x));
         v.truncate(3);
         v.shrink_to_fit();

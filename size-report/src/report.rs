@@ -182,16 +182,20 @@ pub fn markdown(r: &Report) -> String {
     md
 }
 
-/// How wall-clock time compared with CPU time over the whole run.
+/// How wall-clock time compared with CPU time over the whole run, and how
+/// much runs varied.
 fn wall_note(speeds: &Speeds) -> String {
-    let (wall, cpu) = speeds
-        .values()
-        .flat_map(|m| m.values())
-        .fold((0.0, 0.0), |(w, c), cell| (w + cell.median_wall_us, c + cell.median_us));
+    let cells = || speeds.values().flat_map(|m| m.values());
+    let (wall, cpu) =
+        cells().fold((0.0, 0.0), |(w, c), cell| (w + cell.median_wall_us, c + cell.median_us));
+    let spread = crate::speed::median(cells().map(|c| c.spread));
     if cpu > 0.0 {
         format!(
-            "the wall-clock medians added up to {:.2}× the CPU-time ones on this run",
-            wall / cpu
+            "the wall-clock medians added up to {:.2}× the CPU-time ones on this run. \
+             Run-to-run spread (interquartile range over median, the median over all \
+             cells): {:.1}%; read smaller differences as noise",
+            wall / cpu,
+            spread * 100.0
         )
     } else {
         "no CPU time was recorded".into()

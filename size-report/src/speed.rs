@@ -76,6 +76,8 @@ pub struct Cell {
     pub median_us: f64,
     /// Median wall-clock time of a run, microseconds.
     pub median_wall_us: f64,
+    /// Interquartile range of the CPU times over their median.
+    pub spread: f64,
     /// Memory grown by the run (the most seen), bytes.
     pub grown: u64,
 }
@@ -99,7 +101,7 @@ struct Sample {
 }
 
 /// The median (0 for no values).
-fn median(values: impl Iterator<Item = f64>) -> f64 {
+pub fn median(values: impl Iterator<Item = f64>) -> f64 {
     let mut v: Vec<f64> = values.collect();
     v.sort_by(f64::total_cmp);
     match v.len() {
@@ -107,6 +109,18 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
         n if n % 2 == 1 => v[n / 2],
         n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
+}
+
+/// (third quartile - first quartile) / median; 0 for fewer than 4 values.
+pub fn spread(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let mid = median(v.iter().copied());
+    if n < 4 || mid <= 0.0 {
+        return 0.0;
+    }
+    (v[(3 * n) / 4] - v[n / 4]) / mid
 }
 
 /// Results by allocator name, then workload name.
@@ -220,9 +234,26 @@ pub fn run(paths: &Paths, modules: &[(&str, PathBuf)], runs: usize) -> Result<Sp
             actions: runs.iter().map(|r| r.actions).max().unwrap_or(0),
             median_us: median(runs.iter().map(|r| r.cpu)),
             median_wall_us: median(runs.iter().map(|r| r.wall)),
+            spread: spread(runs.iter().map(|r| r.cpu)),
             grown: runs.iter().map(|r| r.grown).max().unwrap_or(0),
         };
         speeds.entry(alloc).or_default().insert(workload, cell);
     }
     Ok(speeds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_spread() {
+        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
+        assert_eq!(median([4.0, 1.0, 2.0, 3.0].into_iter()), 2.5);
+        assert_eq!(median(std::iter::empty()), 0.0);
+        let s = spread([10.0, 10.0, 10.0, 10.0, 10.0].into_iter());
+        assert_eq!(s, 0.0);
+        let s = spread([8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0].into_iter());
+        assert!((s - (14.0 - 10.0) / 11.5).abs() < 1e-9);
+    }
 }

@@ -84,11 +84,15 @@ fn parse_args() -> Result<Option<Args>> {
 
 fn main() -> ExitCode {
     let started = Instant::now();
-    let result = parse_args().and_then(|a| match a {
-        Some(args) => run(&args),
-        None => Ok(true),
-    });
-    match result {
+    let args = match parse_args() {
+        Ok(Some(args)) => args,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("size-report: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args) {
         Ok(true) => {
             eprintln!("size-report: done in {:.1} s", started.elapsed().as_secs_f64());
             ExitCode::SUCCESS

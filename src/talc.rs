@@ -585,14 +585,14 @@ impl<O: OomHandler> Talc<O> {
     /// `init`, `claim`, `extend` or `truncate`. The memory from its acme to
     /// `new_heap`'s acme must be valid and unused, as for [`claim`](Talc::claim).
     pub unsafe fn extend(&mut self, heap: Span, new_heap: Span) -> Span {
-        let new_acme = new_heap.word_align_inward().acme();
-        if heap.is_empty() || new_acme.addr() <= heap.acme().addr() {
+        let new_acme = new_heap.acme().addr() & !(WORD - 1);
+        if heap.is_empty() || new_acme <= heap.acme().addr() {
             return heap;
         }
         // SAFETY: the heap is ours and the memory above it is handed over.
         let acme = unsafe {
             let free_base = self.take_top(heap);
-            self.set_top(free_base, heap.acme().with_addr(new_acme.addr()))
+            self.set_top(free_base, heap.acme().with_addr(new_acme))
         };
         let extended = Span::new(heap.base(), acme);
         self.heap_resized(heap, extended);
@@ -707,7 +707,12 @@ impl<O: OomHandler> Talc<O> {
 
 /// The heap that `claim` makes of `memory`: word aligned inward, and lifted
 /// off address 0 (a free chunk there would read as a null list link).
+/// Empty when nothing is left.
 pub(crate) fn heap_span(memory: Span) -> Span {
-    let heap = memory.word_align_inward();
-    heap.above(heap.base().with_addr(WORD))
+    let base = memory.base().addr().max(WORD).checked_next_multiple_of(WORD).unwrap_or(0);
+    let acme = memory.acme().addr() & !(WORD - 1);
+    if acme <= base {
+        return Span::empty();
+    }
+    Span::new(memory.base().with_addr(base), memory.acme().with_addr(acme))
 }

@@ -51,13 +51,17 @@ impl Default for WasmHandler {
 /// becomes a new heap, or the first one, with the metadata), or `None` if
 /// no such number exists.
 fn pages_for(layout: Layout, first_heap: bool) -> Option<usize> {
-    // Payload rounded to words (at least two), padding for alignment (the
-    // tag's word when aligned to a word or less), the sentinel, and a word
-    // lost if the region ends at the top of the address space.
-    let payload = layout.size().max(2 * WORD).checked_add(WORD - 1)? & !(WORD - 1);
+    // The payload (at least two words, rounded up to a word: one more word
+    // covers the rounding), padding for alignment (at most `align - WORD`,
+    // plus the tag's word), the sentinel, and a word lost if the region ends
+    // at the top of the address space. A layout's size and alignment are
+    // each under `2^(usize::BITS - 1)`, so the `u64` sum cannot overflow.
     let meta = if first_heap { META_SIZE } else { 0 };
-    let bytes = payload.checked_add(layout.align().max(WORD))?.checked_add(2 * WORD + meta)?;
-    Some(bytes.div_ceil(PAGE).max(MIN_GROW_PAGES))
+    let bytes = layout.size().max(2 * WORD) as u64
+        + layout.align().max(WORD) as u64
+        + (3 * WORD + meta) as u64;
+    let pages = usize::try_from(bytes.div_ceil(PAGE as u64)).ok()?;
+    Some(pages.max(MIN_GROW_PAGES))
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -68,18 +72,20 @@ impl OomHandler for WasmHandler {
         if old_pages == usize::MAX {
             return Err(());
         }
-        // The region's end may be 2^32, which does not fit: it then stops at
-        // the last address (`Span::from_base_size` saturates).
-        let base = core::ptr::with_exposed_provenance_mut::<u8>(old_pages * PAGE);
-        let size = pages.checked_mul(PAGE).ok_or(())?;
-        let grown = Span::from_base_size(base, size);
+        // The region's end may be 2^32, which does not fit in a `usize`:
+        // then it stops at the last word.
+        let base = old_pages * PAGE;
+        let acme = pages.checked_mul(PAGE).and_then(|size| base.checked_add(size));
+        let acme = acme.unwrap_or(usize::MAX);
+        let base = core::ptr::with_exposed_provenance_mut::<u8>(base);
+        let acme = base.with_addr(acme);
         let heap = talc.oom_handler.heap;
-        talc.oom_handler.heap = if !heap.is_empty() && heap.acme() == grown.base() {
+        talc.oom_handler.heap = if !heap.is_empty() && heap.acme() == base {
             // SAFETY: the pages just above our heap are new and ours alone.
-            unsafe { talc.extend(heap, heap.fit_over(grown)) }
+            unsafe { talc.extend(heap, Span::new(heap.base(), acme)) }
         } else {
             // SAFETY: the grown pages are new and ours alone.
-            unsafe { talc.claim(grown)? }
+            unsafe { talc.claim(Span::new(base, acme))? }
         };
         Ok(())
     }

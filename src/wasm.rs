@@ -4,8 +4,9 @@
 //! Growth: when no free chunk fits, the handler asks `memory.grow` for the
 //! pages the request needs (its size, its alignment, the chunk's tag and
 //! the heap's sentinel, and the metadata on first use), at least
-//! [`MIN_GROW_PAGES`]. If the new pages start where its heap ends, the heap
-//! is extended, so freed memory joins across growth steps. If not, someone
+//! [`MIN_GROW_PAGES`] (unless fewer are left below the memory's maximum).
+//! If the new pages start where its heap ends, the heap is extended, so
+//! freed memory joins across growth steps. If not, someone
 //! else (JavaScript, another allocator, a direct `memory.grow`) grew memory
 //! in between: the new pages become a separate heap, and the foreign pages
 //! are never touched.
@@ -61,14 +62,20 @@ fn pages_for(layout: Layout, first_heap: bool) -> Option<usize> {
         + layout.align().max(WORD) as u64
         + (3 * WORD + meta) as u64;
     let pages = usize::try_from(bytes.div_ceil(PAGE as u64)).ok()?;
-    Some(pages.max(MIN_GROW_PAGES))
+    Some(pages)
 }
 
 #[cfg(target_arch = "wasm32")]
 impl OomHandler for WasmHandler {
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
-        let pages = pages_for(layout, talc.get_arena().is_empty()).ok_or(())?;
-        let old_pages = core::arch::wasm32::memory_grow(0, pages);
+        let need = pages_for(layout, talc.get_arena().is_empty()).ok_or(())?;
+        // Grow a few pages at once; near a memory limit, just what is needed.
+        let mut pages = need.max(MIN_GROW_PAGES);
+        let mut old_pages = core::arch::wasm32::memory_grow(0, pages);
+        if old_pages == usize::MAX && pages > need {
+            pages = need;
+            old_pages = core::arch::wasm32::memory_grow(0, pages);
+        }
         if old_pages == usize::MAX {
             return Err(());
         }
@@ -126,7 +133,7 @@ mod tests {
     #[test]
     fn page_counts() {
         let small = Layout::from_size_align(1, 1).unwrap();
-        assert_eq!(pages_for(small, true), Some(MIN_GROW_PAGES));
+        assert_eq!(pages_for(small, true), Some(1));
         let mib = Layout::from_size_align(1 << 20, 8).unwrap();
         assert!(pages_for(mib, false).unwrap() * PAGE >= (1 << 20) + 3 * WORD);
         let aligned = Layout::from_size_align(1 << 20, 1 << 20).unwrap();

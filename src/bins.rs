@@ -30,9 +30,10 @@ const MIN_WORDS: usize = 3;
 #[inline]
 pub(crate) fn bin_of(size: usize) -> usize {
     let words = size / WORD;
-    // `words >= 3`, so `ilog2` is defined; below `2^SUB_BITS` words the
-    // formula is the identity, so clamping the log makes small sizes linear.
-    let log = words.ilog2().max(SUB_BITS);
+    // `floor(log2(words))`, written without `ilog2`'s panic path for 0 (it
+    // costs bytes; `words >= 3` anyway). Below `2^SUB_BITS` words the formula
+    // is the identity, so clamping the log makes small sizes linear.
+    let log = (usize::BITS - 1).wrapping_sub(words.leading_zeros()).max(SUB_BITS);
     let shift = log - SUB_BITS;
     let bin = ((shift as usize) << SUB_BITS) + (words >> shift) - MIN_WORDS;
     bin.min(BIN_COUNT - 1)

@@ -3,10 +3,9 @@
 //!
 //! Growth: when no free chunk fits, the handler asks `memory.grow` for the
 //! pages the request needs (its size, its alignment, the chunk's tag and
-//! the heap's sentinel, and the metadata on first use), at least
-//! [`MIN_GROW_PAGES`] (unless fewer are left below the memory's maximum).
-//! If the new pages start where its heap ends, the heap is extended, so
-//! freed memory joins across growth steps. If not, someone
+//! the heap's sentinel, and the metadata on first use), and no more: see
+//! [`MIN_GROW_PAGES`]. If the new pages start where its heap ends, the heap
+//! is extended, so freed memory joins across growth steps. If not, someone
 //! else (JavaScript, another allocator, a direct `memory.grow`) grew memory
 //! in between: the new pages become a separate heap, and the foreign pages
 //! are never touched.
@@ -21,9 +20,11 @@ use crate::{OomHandler, Span, Talc};
 
 const PAGE: usize = 1 << 16;
 
-/// The fewest pages grown at once. `memory.grow` is slow in engines, so
-/// small requests take a few pages at a time.
-pub const MIN_GROW_PAGES: usize = 4;
+/// The fewest pages grown at once. Measured in V8 (`size-report/EXPERIMENTS.md`):
+/// growing 4 or 16 pages at a time was no faster than growing exactly what a
+/// request needs, and held up to 16 times more memory on small heaps; so
+/// talcum grows exactly what is needed.
+pub const MIN_GROW_PAGES: usize = 1;
 
 #[cfg(target_arch = "wasm32")]
 /// Grows WebAssembly linear memory when the allocator runs out.
@@ -69,13 +70,8 @@ fn pages_for(layout: Layout, first_heap: bool) -> Option<usize> {
 impl OomHandler for WasmHandler {
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
         let need = pages_for(layout, talc.get_arena().is_empty()).ok_or(())?;
-        // Grow a few pages at once; near a memory limit, just what is needed.
-        let mut pages = need.max(MIN_GROW_PAGES);
-        let mut old_pages = core::arch::wasm32::memory_grow(0, pages);
-        if old_pages == usize::MAX && pages > need {
-            pages = need;
-            old_pages = core::arch::wasm32::memory_grow(0, pages);
-        }
+        let pages = need.max(MIN_GROW_PAGES);
+        let old_pages = core::arch::wasm32::memory_grow(0, pages);
         if old_pages == usize::MAX {
             return Err(());
         }

@@ -225,7 +225,7 @@ impl<O: OomHandler> Talc<O> {
                 assert!(!is_meta && !is_sentinel, "talcum checks: {ptr:p} is not an allocation");
                 assert!(ptr.addr() > at.addr(), "talcum checks: {ptr:p} is not an allocation");
                 // SAFETY: `ptr` is past the tag, so `ptr - WORD` is in this chunk.
-                let below = unsafe { *ptr.sub(WORD).cast::<usize>() };
+                let below = unsafe { *crate::talc::heap_ptr::<usize>(ptr.addr() - WORD) };
                 let tag_at = if tag::is_allocated(below) { ptr.addr() - WORD } else { below };
                 assert_eq!(
                     tag_at,

@@ -263,9 +263,11 @@ impl<O: OomHandler> Talc<O> {
     /// `ptr` must be a live allocation of this `Talc`.
     #[inline]
     unsafe fn tag_of(ptr: NonNull<u8>) -> *mut usize {
+        // The caller's pointer may only cover its payload (a `Box` narrows
+        // it so); the heap's own metadata is reached through the heap's
+        // provenance, exposed when the heap was claimed.
+        let below = heap_ptr::<usize>(ptr.as_ptr().addr() - WORD);
         // SAFETY: the word below a payload is its tag or a back pointer.
-        let below = unsafe { ptr.as_ptr().sub(WORD).cast::<usize>() };
-        // SAFETY: as above, it is readable.
         let word = unsafe { *below };
         if tag::is_allocated(word) {
             below
@@ -392,7 +394,8 @@ impl<O: OomHandler> Talc<O> {
             let tag_ptr = Self::tag_of(ptr);
             let tag = *tag_ptr;
             let acme = tag_ptr.cast::<u8>().with_addr(tag::acme(tag));
-            let end = ptr.as_ptr().add(align_up_word(new_size.max(MIN_PAYLOAD)));
+            let end =
+                acme.with_addr(ptr.as_ptr().addr() + align_up_word(new_size.max(MIN_PAYLOAD)));
             let tail = acme.addr() - end.addr();
             let above_free = !tag::is_allocated(*acme.cast::<usize>());
             if tail != 0 && (tail >= MIN_CHUNK || above_free) {
@@ -498,6 +501,8 @@ impl<O: OomHandler> Talc<O> {
     /// `Talc` uses it.
     pub unsafe fn claim(&mut self, memory: Span) -> Result<Span, ()> {
         let heap = heap_span(memory);
+        // Freeing finds a block's tag by address (see `tag_of`).
+        let _ = heap.base().expose_provenance();
         let (base, acme) = heap.get_base_acme().ok_or(())?;
         let is_arena = self.bins.is_null();
         let first_free = if is_arena { META_SIZE } else { 0 };
@@ -703,6 +708,13 @@ impl<O: OomHandler> Talc<O> {
     pub(crate) fn avail_bits(&self) -> u64 {
         self.avail
     }
+}
+
+/// A pointer to heap memory at `addr`, with the provenance that `claim`
+/// exposed for its heap.
+#[inline]
+pub(crate) fn heap_ptr<T>(addr: usize) -> *mut T {
+    core::ptr::with_exposed_provenance_mut(addr)
 }
 
 /// The heap that `claim` makes of `memory`: word aligned inward, and lifted

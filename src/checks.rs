@@ -37,16 +37,19 @@ impl HeapList {
         self.len += 1;
     }
 
-    pub(crate) fn replace(&mut self, old: Span, new: Span) {
-        let Some(i) = self.all().iter().position(|&h| h == old) else {
-            panic!("talcum checks: {old:?} is not a heap of this allocator");
+    pub(crate) fn top_moved(&mut self, old: *mut u8, new: *mut u8) {
+        let Some(i) = self.all().iter().position(|h| h.acme() == old) else {
+            panic!("talcum checks: no heap of this allocator ends at {old:p}");
         };
-        if new.is_empty() {
-            self.len -= 1;
-            self.heaps[i] = self.heaps[self.len];
-        } else {
-            self.heaps[i] = new;
-        }
+        self.heaps[i] = Span::new(self.heaps[i].base(), new);
+    }
+
+    pub(crate) fn remove(&mut self, heap: Span) {
+        let Some(i) = self.all().iter().position(|&h| h == heap) else {
+            panic!("talcum checks: {heap:?} is not a heap of this allocator");
+        };
+        self.len -= 1;
+        self.heaps[i] = self.heaps[self.len];
     }
 
     fn all(&self) -> &[Span] {

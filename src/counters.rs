@@ -82,11 +82,18 @@ impl Counters {
         self.claimed_bytes += size;
     }
 
+    /// A heap's top moved from address `old` to `new`.
     pub(crate) fn heap_resized(&mut self, old: usize, new: usize) {
-        self.claimed_bytes = self.claimed_bytes - old + new;
-        if new == 0 && old != 0 {
-            self.heap_count -= 1;
+        if new >= old {
+            self.claimed_bytes += new - old;
+        } else {
+            self.claimed_bytes -= old - new;
         }
+    }
+
+    pub(crate) fn heap_removed(&mut self, size: usize) {
+        self.claimed_bytes -= size;
+        self.heap_count -= 1;
     }
 }
 

@@ -565,11 +565,11 @@ impl<O: OomHandler> Talc<O> {
     ///
     /// # Safety
     /// `heap` must be a heap of this `Talc`, as last returned for it.
-    unsafe fn take_top(&mut self, heap: Span) -> *mut u8 {
+    unsafe fn take_top(&mut self, acme: *mut u8) -> *mut u8 {
         // SAFETY: a heap ends with its sentinel, whose tag says whether a
         // free chunk lies below it.
         unsafe {
-            let sentinel = heap.acme().sub(WORD);
+            let sentinel = acme.sub(WORD);
             if tag::is_below_free(*sentinel.cast::<usize>()) {
                 let size = list::size_below(sentinel);
                 let base = sentinel.sub(size);
@@ -590,17 +590,29 @@ impl<O: OomHandler> Talc<O> {
     /// `init`, `claim`, `extend` or `truncate`. The memory from its acme to
     /// `new_heap`'s acme must be valid and unused, as for [`claim`](Talc::claim).
     pub unsafe fn extend(&mut self, heap: Span, new_heap: Span) -> Span {
-        let new_acme = new_heap.acme().addr() & !(WORD - 1);
-        if heap.is_empty() || new_acme <= heap.acme().addr() {
+        if heap.is_empty() {
             return heap;
         }
+        let new_acme = new_heap.acme().addr() & !(WORD - 1);
+        // SAFETY: forwarded to the caller.
+        Span::new(heap.base(), unsafe { self.extend_top(heap.acme(), new_acme) })
+    }
+
+    /// [`extend`](Talc::extend) by the heap's acme alone: grows the heap
+    /// ending at `acme` to the word-aligned `new_acme`; returns its acme now.
+    ///
+    /// # Safety
+    /// As for `extend`.
+    pub(crate) unsafe fn extend_top(&mut self, acme: *mut u8, new_acme: usize) -> *mut u8 {
+        if new_acme <= acme.addr() {
+            return acme;
+        }
         // SAFETY: the heap is ours and the memory above it is handed over.
-        let acme = unsafe {
-            let free_base = self.take_top(heap);
-            self.set_top(free_base, heap.acme().with_addr(new_acme))
+        let extended = unsafe {
+            let free_base = self.take_top(acme);
+            self.set_top(free_base, acme.with_addr(new_acme))
         };
-        let extended = Span::new(heap.base(), acme);
-        self.heap_resized(heap, extended);
+        self.top_moved(acme, extended);
         extended
     }
 
@@ -620,33 +632,34 @@ impl<O: OomHandler> Talc<O> {
         }
         let want = new_heap.word_align_inward();
         // SAFETY: the heap is ours; its top is rebuilt below its free part.
-        let truncated = unsafe {
-            let free_base = self.take_top(heap);
+        unsafe {
+            let free_base = self.take_top(heap.acme());
             if want.is_empty() && free_base == heap.base() && heap != self.arena {
-                Span::empty()
-            } else {
-                let acme = want.acme().addr().clamp(free_base.addr() + WORD, heap.acme().addr());
-                let acme = self.set_top(free_base, free_base.with_addr(acme));
-                Span::new(heap.base(), acme)
+                #[cfg(feature = "counters")]
+                self.counters.heap_removed(heap.size());
+                #[cfg(feature = "checks")]
+                self.heaps.remove(heap);
+                return Span::empty();
             }
-        };
-        self.heap_resized(heap, truncated);
-        truncated
+            let acme = want.acme().addr().clamp(free_base.addr() + WORD, heap.acme().addr());
+            let acme = self.set_top(free_base, free_base.with_addr(acme));
+            self.top_moved(heap.acme(), acme);
+            Span::new(heap.base(), acme)
+        }
     }
 
-    /// Bookkeeping after `extend` or `truncate`.
-    fn heap_resized(&mut self, old: Span, new: Span) {
-        if old == self.arena {
-            self.arena = new;
+    /// Bookkeeping after a heap's top moved from `old` to `new`.
+    fn top_moved(&mut self, old: *mut u8, new: *mut u8) {
+        if old == self.arena.acme() {
+            self.arena = Span::new(self.arena.base(), new);
         }
         #[cfg(feature = "counters")]
-        self.counters.heap_resized(old.size(), new.size());
+        self.counters.heap_resized(old.addr(), new.addr());
         #[cfg(feature = "checks")]
         {
-            self.heaps.replace(old, new);
+            self.heaps.top_moved(old, new);
             self.check();
         }
-        let _ = (old, new);
     }
 
     /// The first heap: the arena given to `init` (or the first `claim`), as

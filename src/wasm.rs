@@ -30,17 +30,23 @@ pub const MIN_GROW_PAGES: usize = 1;
 /// Grows WebAssembly linear memory when the allocator runs out.
 #[derive(Debug)]
 pub struct WasmHandler {
-    /// The heap this handler grew last: the one to extend next time.
-    heap: Span,
+    /// The top of the heap this handler grew last: the one to extend
+    /// next time (null before the first).
+    top: *mut u8,
 }
 
 #[cfg(target_arch = "wasm32")]
 impl WasmHandler {
     /// A handler with no memory yet.
     pub const fn new() -> Self {
-        Self { heap: Span::empty() }
+        Self { top: core::ptr::null_mut() }
     }
 }
+
+// SAFETY: `top` is only an address to compare with, and to extend from under
+// the owning `Talc`'s exclusive access.
+#[cfg(target_arch = "wasm32")]
+unsafe impl Send for WasmHandler {}
 
 #[cfg(target_arch = "wasm32")]
 impl Default for WasmHandler {
@@ -82,13 +88,13 @@ impl OomHandler for WasmHandler {
         let acme = acme.unwrap_or(usize::MAX);
         let base = core::ptr::with_exposed_provenance_mut::<u8>(base);
         let acme = base.with_addr(acme);
-        let heap = talc.oom_handler.heap;
-        talc.oom_handler.heap = if !heap.is_empty() && heap.acme() == base {
+        let top = talc.oom_handler.top;
+        talc.oom_handler.top = if top == base && !top.is_null() {
             // SAFETY: the pages just above our heap are new and ours alone.
-            unsafe { talc.extend(heap, Span::new(heap.base(), acme)) }
+            unsafe { talc.extend_top(top, acme.addr() & !(WORD - 1)) }
         } else {
             // SAFETY: the grown pages are new and ours alone.
-            unsafe { talc.claim(Span::new(base, acme))? }
+            unsafe { talc.claim(Span::new(base, acme))?.acme() }
         };
         Ok(())
     }

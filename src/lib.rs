@@ -74,3 +74,8 @@ pub use talck::{Talck, TalckRef, TalckSingleThreaded};
 pub use wasm::TalckWasm;
 #[cfg(target_arch = "wasm32")]
 pub use wasm::{WasmHandler, MIN_GROW_PAGES};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -6,6 +6,9 @@
 //! Run with `cargo test --test fuzz_regressions --features checks,allocator-api2`
 //! (the `checks` feature verifies every heap after each operation).
 
+// Every regression so far goes through the `allocator-api2` interface.
+#![cfg(feature = "allocator-api2")]
+
 use core::alloc::{GlobalAlloc, Layout};
 
 use talcum::{ErrOnOom, Span, Talc, Talck};

@@ -328,13 +328,54 @@ impl<O: OomHandler> Talc<O> {
         }
     }
 
-    /// Grows the allocation at `ptr` to `new_size` bytes without moving it,
-    /// if the chunk has room or the chunk above is free and big enough.
-    /// Returns `ptr`, or `Err(())` when it cannot grow in place.
+    /// Resizes the allocation at `ptr` to `new_size` bytes without moving
+    /// it: the chunk's end moves down (a tail big enough to stand goes back
+    /// to the bins) or up into a free chunk above. Returns whether it could.
     ///
     /// # Safety
-    /// `ptr` must be a live allocation of this `Talc` with `old_layout`, and
-    /// `new_size >= old_layout.size()`.
+    /// `ptr` must be a live allocation of this `Talc`.
+    unsafe fn resize_in_place(&mut self, ptr: NonNull<u8>, new_size: usize) -> bool {
+        let Some(end) = ptr.as_ptr().addr().checked_add(new_size.max(MIN_PAYLOAD)) else {
+            return false;
+        };
+        let Some(end) = end.checked_add(WORD - 1) else {
+            return false;
+        };
+        let end = end & !(WORD - 1);
+        // SAFETY: `ptr` is live: its tag, and the chunk above, are valid.
+        unsafe {
+            let tag_ptr = Self::tag_of(ptr);
+            let tag = *tag_ptr;
+            let acme = tag_ptr.cast::<u8>().with_addr(tag::acme(tag));
+            // How far the chunk can reach: its own end, or the free chunk's above.
+            let above_free = !tag::is_allocated(*acme.cast::<usize>());
+            let above_size = if above_free { list::size_of(acme) } else { 0 };
+            let reach = acme.add(above_size);
+            if end > reach.addr() {
+                return false;
+            }
+            if above_free {
+                self.remove_free(acme, above_size);
+            }
+            // The new end: `end`, if what is left above can stand as a chunk.
+            let new_acme =
+                if reach.addr() - end >= MIN_CHUNK { reach.with_addr(end) } else { reach };
+            *tag_ptr = tag::new(new_acme, tag::is_below_free(tag));
+            if new_acme != reach {
+                self.add_free(new_acme, reach);
+            }
+            tag::set_below_free(reach.cast(), new_acme != reach);
+        }
+        true
+    }
+
+    /// Grows the allocation at `ptr` to `new_size` bytes without moving it,
+    /// if the chunk has room or the chunk above is free and big enough.
+    /// Returns `ptr`, or `Err(())` when it cannot grow in place. A smaller
+    /// `new_size` always succeeds, as [`shrink`](Talc::shrink).
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this `Talc` with `old_layout`.
     pub unsafe fn grow_in_place(
         &mut self,
         ptr: NonNull<u8>,
@@ -343,34 +384,9 @@ impl<O: OomHandler> Talc<O> {
     ) -> Result<NonNull<u8>, ()> {
         #[cfg(feature = "checks")]
         self.check_allocation(ptr);
-        let end = ptr.as_ptr().addr().checked_add(new_size).ok_or(())?;
-        let end = end.checked_add(WORD - 1).ok_or(())? & !(WORD - 1);
-        // SAFETY: `ptr` is live; its tag and the chunk above are valid.
-        unsafe {
-            let tag_ptr = Self::tag_of(ptr);
-            let tag = *tag_ptr;
-            let acme = tag::acme(tag);
-            if end > acme {
-                let above = tag_ptr.cast::<u8>().with_addr(acme);
-                if tag::is_allocated(*above.cast::<usize>()) {
-                    return Err(());
-                }
-                let above_size = list::size_of(above);
-                let above_acme = above.add(above_size);
-                if end > above_acme.addr() {
-                    return Err(());
-                }
-                self.remove_free(above, above_size);
-                let end = above.with_addr(end);
-                let new_acme = if above_acme.addr() - end.addr() >= MIN_CHUNK {
-                    self.add_free(end, above_acme);
-                    end
-                } else {
-                    tag::set_below_free(above_acme.cast(), false);
-                    above_acme
-                };
-                *tag_ptr = tag::new(new_acme, tag::is_below_free(tag));
-            }
+        // SAFETY: forwarded to the caller.
+        if !unsafe { self.resize_in_place(ptr, new_size) } {
+            return Err(());
         }
         #[cfg(feature = "counters")]
         self.counters.resized(old_layout.size(), new_size);
@@ -387,27 +403,9 @@ impl<O: OomHandler> Talc<O> {
     /// `ptr` must be a live allocation of this `Talc` with `layout`, and
     /// `new_size <= layout.size()`.
     pub unsafe fn shrink(&mut self, ptr: NonNull<u8>, layout: Layout, new_size: usize) {
-        #[cfg(feature = "checks")]
-        self.check_allocation(ptr);
-        // SAFETY: `ptr` is live; the new end lies inside its chunk.
-        unsafe {
-            let tag_ptr = Self::tag_of(ptr);
-            let tag = *tag_ptr;
-            let acme = tag_ptr.cast::<u8>().with_addr(tag::acme(tag));
-            let end =
-                acme.with_addr(ptr.as_ptr().addr() + align_up_word(new_size.max(MIN_PAYLOAD)));
-            let tail = acme.addr() - end.addr();
-            let above_free = !tag::is_allocated(*acme.cast::<usize>());
-            if tail != 0 && (tail >= MIN_CHUNK || above_free) {
-                *tag_ptr = tag::new(end, tag::is_below_free(tag));
-                self.release(end, acme, false);
-            }
-        }
-        #[cfg(feature = "counters")]
-        self.counters.resized(layout.size(), new_size);
-        #[cfg(feature = "checks")]
-        self.check();
-        let _ = layout;
+        // Shrinking in place always succeeds.
+        // SAFETY: forwarded to the caller.
+        let _ = unsafe { self.grow_in_place(ptr, layout, new_size) };
     }
 
     /// Grows the allocation at `ptr` to `new_size` bytes: in place when
@@ -425,18 +423,7 @@ impl<O: OomHandler> Talc<O> {
         new_size: usize,
     ) -> Result<NonNull<u8>, ()> {
         // SAFETY: forwarded to the caller.
-        if let Ok(ptr) = unsafe { self.grow_in_place(ptr, old_layout, new_size) } {
-            return Ok(ptr);
-        }
-        let new_layout = Layout::from_size_align(new_size, old_layout.align()).map_err(|_| ())?;
-        // SAFETY: the new block is distinct from the live old one, and holds
-        // at least `old_layout.size()` bytes.
-        unsafe {
-            let new = self.malloc(new_layout)?;
-            new.as_ptr().copy_from_nonoverlapping(ptr.as_ptr(), old_layout.size());
-            self.free(ptr, old_layout);
-            Ok(new)
-        }
+        unsafe { self.resize(ptr, old_layout, new_size) }
     }
 
     /// Resizes the allocation at `ptr` to `new_size` bytes, keeping its
@@ -451,13 +438,33 @@ impl<O: OomHandler> Talc<O> {
         old_layout: Layout,
         new_size: usize,
     ) -> Result<NonNull<u8>, ()> {
-        if new_size <= old_layout.size() {
-            // SAFETY: forwarded to the caller.
-            unsafe { self.shrink(ptr, old_layout, new_size) };
-            Ok(ptr)
-        } else {
-            // SAFETY: forwarded to the caller.
-            unsafe { self.grow(ptr, old_layout, new_size) }
+        // SAFETY: forwarded to the caller.
+        unsafe { self.resize(ptr, old_layout, new_size) }
+    }
+
+    /// `grow` and `realloc`: in place whenever possible (always, when
+    /// shrinking), else moved.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this `Talc` with `old_layout`.
+    unsafe fn resize(
+        &mut self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_size: usize,
+    ) -> Result<NonNull<u8>, ()> {
+        // SAFETY: forwarded to the caller.
+        if let Ok(ptr) = unsafe { self.grow_in_place(ptr, old_layout, new_size) } {
+            return Ok(ptr);
+        }
+        let new_layout = Layout::from_size_align(new_size, old_layout.align()).map_err(|_| ())?;
+        // SAFETY: the new block is distinct from the live old one; the copy
+        // fits both.
+        unsafe {
+            let new = self.malloc(new_layout)?;
+            new.as_ptr().copy_from_nonoverlapping(ptr.as_ptr(), old_layout.size().min(new_size));
+            self.free(ptr, old_layout);
+            Ok(new)
         }
     }
 

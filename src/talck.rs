@@ -260,12 +260,7 @@ impl<R: lock_api::RawMutex, O: OomHandler> TalckRef<'_, R, O> {
     ) -> Result<NonNull<[u8]>, ()> {
         let mut talc = self.0.lock();
         let aligned = ptr.as_ptr().addr() % new.align() == 0;
-        if aligned && new.size() <= old.size() {
-            // SAFETY: forwarded; shrinking keeps the (sufficient) alignment.
-            unsafe { talc.shrink(ptr, old, new.size()) };
-            return Ok(NonNull::slice_from_raw_parts(ptr, new.size()));
-        }
-        // SAFETY: forwarded; growing in place keeps the alignment.
+        // SAFETY: forwarded; resizing in place keeps the alignment.
         if aligned && unsafe { talc.grow_in_place(ptr, old, new.size()) }.is_ok() {
             return Ok(NonNull::slice_from_raw_parts(ptr, new.size()));
         }

@@ -304,9 +304,10 @@ impl<O: OomHandler> Talc<O> {
     ///
     /// # Safety
     /// `[base, acme)` must be unused heap memory, at least `MIN_CHUNK` bytes
-    /// unless the chunk above is free; `below_free` must be true exactly
+    /// unless a free neighbour joins it; `below_free` must be true exactly
     /// when a free chunk ends at `base`.
-    #[inline]
+    // One copy, shared by free, claim and extend: smaller wasm.
+    #[inline(never)]
     unsafe fn release(&mut self, mut base: *mut u8, mut acme: *mut u8, below_free: bool) {
         // SAFETY: the neighbours are read through the invariants: a free
         // chunk below ends with its size; the chunk above starts at `acme`.
@@ -527,7 +528,11 @@ impl<O: OomHandler> Talc<O> {
                 }
                 self.bins = bins;
             }
-            self.set_top(free_base, acme)
+            // A sentinel on top, and everything between free.
+            let sentinel = acme.sub(WORD);
+            *sentinel.cast::<usize>() = tag::new(acme, false);
+            self.release(free_base, sentinel, false);
+            acme
         };
         let heap = Span::new(base, acme);
         if is_arena {
@@ -589,8 +594,9 @@ impl<O: OomHandler> Talc<O> {
     }
 
     /// Grows `heap` upward to `new_heap`'s acme and returns the heap as it
-    /// now is. The base never moves; if `new_heap` does not reach at least
-    /// four words past the current free top, the heap is returned unchanged.
+    /// now is. The base never moves; growth by less than three words (too
+    /// little to stand as a free chunk, unless one ends below the top)
+    /// leaves the heap unchanged.
     ///
     /// # Safety
     /// `heap` must be a heap of this `Talc`, exactly as last returned by
@@ -611,14 +617,24 @@ impl<O: OomHandler> Talc<O> {
     /// # Safety
     /// As for `extend`.
     pub(crate) unsafe fn extend_top(&mut self, acme: *mut u8, new_acme: usize) -> *mut u8 {
-        if new_acme <= acme.addr() {
+        let old_sentinel = acme.wrapping_sub(WORD);
+        // SAFETY: a heap ends with its sentinel.
+        let below_free = tag::is_below_free(unsafe { *old_sentinel.cast::<usize>() });
+        // The old sentinel's word and the new memory, but its top word, become
+        // free: too little to stand as a chunk (and nothing free below to
+        // join) leaves the heap as it is.
+        if new_acme < acme.addr() + MIN_CHUNK && !(below_free && new_acme > acme.addr()) {
             return acme;
         }
-        // SAFETY: the heap is ours and the memory above it is handed over.
-        let extended = unsafe {
-            let free_base = self.take_top(acme);
-            self.set_top(free_base, acme.with_addr(new_acme))
-        };
+        let extended = acme.with_addr(new_acme);
+        // SAFETY: the heap is ours and the memory above it is handed over:
+        // a new sentinel on top, and the rest freed, merged with the free
+        // chunk below the old sentinel, if any.
+        unsafe {
+            let sentinel = extended.sub(WORD);
+            *sentinel.cast::<usize>() = tag::new(extended, false);
+            self.release(old_sentinel, sentinel, below_free);
+        }
         self.top_moved(acme, extended);
         extended
     }

@@ -122,7 +122,8 @@ impl<O: OomHandler> Talc<O> {
     /// # Safety
     /// `[base, acme)` must be unused heap memory of at least `MIN_CHUNK`
     /// bytes between two allocated chunks, and the bins must exist.
-    #[inline]
+    // Called from several places: one copy is smaller in wasm.
+    #[inline(never)]
     unsafe fn add_free(&mut self, base: *mut u8, acme: *mut u8) {
         let size = acme.addr() - base.addr();
         let bin = bin_of(size);

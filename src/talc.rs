@@ -596,8 +596,7 @@ impl<O: OomHandler> Talc<O> {
 
     /// Grows `heap` upward to `new_heap`'s acme and returns the heap as it
     /// now is. The base never moves; growth by less than three words (too
-    /// little to stand as a free chunk, unless one ends below the top)
-    /// leaves the heap unchanged.
+    /// little to stand as a free chunk) leaves the heap unchanged.
     ///
     /// # Safety
     /// `heap` must be a heap of this `Talc`, exactly as last returned by
@@ -608,6 +607,10 @@ impl<O: OomHandler> Talc<O> {
             return heap;
         }
         let new_acme = new_heap.acme().addr() & !(WORD - 1);
+        // Less than a chunk's worth of new memory cannot stand as a chunk.
+        if new_acme < heap.acme().addr().saturating_add(MIN_CHUNK) {
+            return heap;
+        }
         // SAFETY: forwarded to the caller.
         Span::new(heap.base(), unsafe { self.extend_top(heap.acme(), new_acme) })
     }
@@ -616,17 +619,12 @@ impl<O: OomHandler> Talc<O> {
     /// ending at `acme` to the word-aligned `new_acme`; returns its acme now.
     ///
     /// # Safety
-    /// As for `extend`.
+    /// As for `extend`, and `new_acme` must be at least `MIN_CHUNK` above
+    /// `acme`.
     pub(crate) unsafe fn extend_top(&mut self, acme: *mut u8, new_acme: usize) -> *mut u8 {
         let old_sentinel = acme.wrapping_sub(WORD);
         // SAFETY: a heap ends with its sentinel.
         let below_free = tag::is_below_free(unsafe { *old_sentinel.cast::<usize>() });
-        // The old sentinel's word and the new memory, but its top word, become
-        // free: too little to stand as a chunk (and nothing free below to
-        // join) leaves the heap as it is.
-        if new_acme < acme.addr() + MIN_CHUNK && !(below_free && new_acme > acme.addr()) {
-            return acme;
-        }
         let extended = acme.with_addr(new_acme);
         // SAFETY: the heap is ours and the memory above it is handed over:
         // a new sentinel on top, and the rest freed, merged with the free

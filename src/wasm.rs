@@ -81,11 +81,11 @@ impl OomHandler for WasmHandler {
         if old_pages == usize::MAX {
             return Err(());
         }
-        // The region's end may be 2^32, which does not fit in a `usize`:
-        // then it stops at the last word.
+        // The region's end may be 2^32, which does not fit in a `usize`: it
+        // then stops short (at the last word, once word aligned). Memory ends
+        // at most at 2^32 bytes, so the `u64` product is exact.
         let base = old_pages * PAGE;
-        let acme = pages.checked_mul(PAGE).and_then(|size| base.checked_add(size));
-        let acme = acme.unwrap_or(usize::MAX);
+        let acme = ((old_pages + pages) as u64 * PAGE as u64).min(usize::MAX as u64) as usize;
         let base = core::ptr::with_exposed_provenance_mut::<u8>(base);
         let acme = base.with_addr(acme);
         let top = talc.oom_handler.top;

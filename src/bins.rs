@@ -27,7 +27,9 @@ const MIN_WORDS: usize = 3;
 
 /// The bin of a free chunk of `size` bytes (a word multiple, at least three
 /// words; larger sizes than the last bin's bound land in the last bin).
-#[inline]
+// Inlined: a call costs more than the arithmetic in engines that do not
+// inline wasm calls (measured in V8: `size-report/EXPERIMENTS.md`).
+#[inline(always)]
 pub(crate) fn bin_of(size: usize) -> usize {
     let words = size / WORD;
     // `floor(log2(words))`, written without `ilog2`'s panic path for 0 (it

@@ -143,16 +143,23 @@ impl<O: OomHandler> Talc<O> {
     /// A free chunk of `size` bytes must start at `base`.
     #[inline]
     unsafe fn remove_free(&mut self, base: *mut u8, size: usize) {
-        let bin = bin_of(size);
+        let node = base.cast::<FreeNode>();
         // SAFETY: a free chunk's node is a member of its bin's list.
         unsafe {
-            list::unlink(base.cast());
-            if (*self.bins.add(bin)).is_null() {
-                self.avail &= !(1 << bin);
+            let (next, prev_next) = ((*node).next, (*node).prev_next);
+            list::unlink(node);
+            // The last node of a bin was linked from the bin's head slot: the
+            // slot's place in the bin array gives the bin, with no size math.
+            if next.is_null() {
+                let bin = prev_next.addr().wrapping_sub(self.bins.addr()) / WORD;
+                if bin < BIN_COUNT {
+                    self.avail &= !(1 << bin);
+                }
             }
         }
         #[cfg(feature = "counters")]
         self.counters.free_chunk_removed(size);
+        let _ = size;
     }
 
     // ----- allocation -----

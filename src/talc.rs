@@ -432,7 +432,7 @@ impl<O: OomHandler> Talc<O> {
         new_size: usize,
     ) -> Result<NonNull<u8>, ()> {
         // SAFETY: forwarded to the caller.
-        unsafe { self.resize(ptr, old_layout, new_size) }
+        unsafe { self.realloc(ptr, old_layout, new_size) }
     }
 
     /// Resizes the allocation at `ptr` to `new_size` bytes, keeping its
@@ -447,21 +447,7 @@ impl<O: OomHandler> Talc<O> {
         old_layout: Layout,
         new_size: usize,
     ) -> Result<NonNull<u8>, ()> {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.resize(ptr, old_layout, new_size) }
-    }
-
-    /// `grow` and `realloc`: in place whenever possible (always, when
-    /// shrinking), else moved.
-    ///
-    /// # Safety
-    /// `ptr` must be a live allocation of this `Talc` with `old_layout`.
-    unsafe fn resize(
-        &mut self,
-        ptr: NonNull<u8>,
-        old_layout: Layout,
-        new_size: usize,
-    ) -> Result<NonNull<u8>, ()> {
+        // In place whenever possible (always, when shrinking), else moved.
         // SAFETY: forwarded to the caller.
         if let Ok(ptr) = unsafe { self.grow_in_place(ptr, old_layout, new_size) } {
             return Ok(ptr);

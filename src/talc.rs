@@ -566,24 +566,37 @@ impl<O: OomHandler> Talc<O> {
         }
     }
 
-    /// Where the heap's free top begins: the base of the free chunk under
-    /// the sentinel, taken out of its bin, or the sentinel itself.
+    /// Where the free top of the heap ending at `acme` begins: the base of
+    /// the free chunk under the sentinel, or the sentinel itself.
     ///
     /// # Safety
-    /// `heap` must be a heap of this `Talc`, as last returned for it.
-    unsafe fn take_top(&mut self, acme: *mut u8) -> *mut u8 {
+    /// A heap of this `Talc` must end at `acme`.
+    unsafe fn free_top(acme: *mut u8) -> *mut u8 {
         // SAFETY: a heap ends with its sentinel, whose tag says whether a
         // free chunk lies below it.
         unsafe {
             let sentinel = acme.sub(WORD);
             if tag::is_below_free(*sentinel.cast::<usize>()) {
-                let size = list::size_below(sentinel);
-                let base = sentinel.sub(size);
-                self.remove_free(base, size);
-                base
+                sentinel.sub(list::size_below(sentinel))
             } else {
                 sentinel
             }
+        }
+    }
+
+    /// [`free_top`](Self::free_top), with the free chunk taken out of its bin.
+    ///
+    /// # Safety
+    /// As for `free_top`.
+    unsafe fn take_top(&mut self, acme: *mut u8) -> *mut u8 {
+        // SAFETY: forwarded; a free top below the sentinel is a free chunk.
+        unsafe {
+            let top = Self::free_top(acme);
+            let sentinel = acme.sub(WORD);
+            if top != sentinel {
+                self.remove_free(top, sentinel.addr() - top.addr());
+            }
+            top
         }
     }
 
@@ -703,16 +716,8 @@ impl<O: OomHandler> Talc<O> {
         if heap.is_empty() {
             return heap;
         }
-        // SAFETY: a heap ends with its sentinel (see `take_top`).
-        unsafe {
-            let sentinel = heap.acme().sub(WORD);
-            let top = if tag::is_below_free(*sentinel.cast::<usize>()) {
-                sentinel.sub(list::size_below(sentinel))
-            } else {
-                sentinel
-            };
-            Span::new(heap.base(), top)
-        }
+        // SAFETY: `heap` is a heap of this `Talc`.
+        Span::new(heap.base(), unsafe { Self::free_top(heap.acme()) })
     }
 
     /// Wraps this `Talc` in a lock, for use as a global allocator or from

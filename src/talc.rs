@@ -506,40 +506,73 @@ impl<O: OomHandler> Talc<O> {
         // Freeing finds a block's tag by address (see `tag_of`).
         let _ = heap.base().expose_provenance();
         let (base, acme) = heap.get_base_acme().ok_or(())?;
-        let is_arena = self.bins.is_null();
-        let first_free = if is_arena { META_SIZE } else { 0 };
+        let first_free = if self.bins.is_null() { META_SIZE } else { 0 };
         if heap.size() < first_free + MIN_CHUNK + WORD {
             return Err(());
         }
-        // SAFETY: the heap is ours; every write below lies inside it.
-        let acme = unsafe {
-            let free_base = base.add(first_free);
-            if is_arena {
+        // SAFETY: the heap is ours, word aligned and big enough; it is not
+        // the continuation of another heap (`top` is null).
+        unsafe { self.add_memory(null_mut(), base, acme) };
+        Ok(heap)
+    }
+
+    /// Makes the fresh memory `[base, acme)` part of the heaps: the new top
+    /// of the heap ending at `top` when `base == top`, else a heap of its
+    /// own, which becomes the arena (and holds the metadata) if there is
+    /// none yet. Returns `acme`.
+    ///
+    /// # Safety
+    /// `[base, acme)` must be word aligned, off address 0, valid and unused
+    /// as for [`claim`](Talc::claim), and at least `MIN_CHUNK + WORD` bytes,
+    /// plus `META_SIZE` for a new arena; `top` must be a heap's acme, or null.
+    pub(crate) unsafe fn add_memory(
+        &mut self,
+        top: *mut u8,
+        base: *mut u8,
+        acme: *mut u8,
+    ) -> *mut u8 {
+        let extends = base == top;
+        let new_arena = !extends && self.bins.is_null();
+        // SAFETY: the memory is ours; every write below lies inside it, or
+        // is the old sentinel it takes over.
+        unsafe {
+            let (free_base, below_free) = if extends {
+                // The old sentinel and any free chunk below it join the new memory.
+                let old_sentinel = top.sub(WORD);
+                (old_sentinel, tag::is_below_free(*old_sentinel.cast::<usize>()))
+            } else if new_arena {
+                let free_base = base.add(META_SIZE);
                 *base.cast::<usize>() = tag::new(free_base, false);
                 let bins = base.add(WORD).cast::<*mut FreeNode>();
                 for bin in 0..BIN_COUNT {
                     *bins.add(bin) = list::EMPTY;
                 }
                 self.bins = bins;
-            }
+                (free_base, false)
+            } else {
+                (base, false)
+            };
             // A sentinel on top, and everything between free.
             let sentinel = acme.sub(WORD);
             *sentinel.cast::<usize>() = tag::new(acme, false);
-            self.release(free_base, sentinel, false);
-            acme
-        };
-        let heap = Span::new(base, acme);
-        if is_arena {
-            self.arena = heap;
+            self.release(free_base, sentinel, below_free);
         }
-        #[cfg(feature = "counters")]
-        self.counters.heap_added(heap.size());
-        #[cfg(feature = "checks")]
-        {
-            self.heaps.add(heap);
-            self.check();
+        if extends {
+            self.top_moved(top, acme);
+        } else {
+            let heap = Span::new(base, acme);
+            if new_arena {
+                self.arena = heap;
+            }
+            #[cfg(feature = "counters")]
+            self.counters.heap_added(heap.size());
+            #[cfg(feature = "checks")]
+            {
+                self.heaps.add(heap);
+                self.check();
+            }
         }
-        Ok(heap)
+        acme
     }
 
     /// Lays out the top of a heap: `[free_base, acme)` becomes a free chunk
@@ -571,7 +604,7 @@ impl<O: OomHandler> Talc<O> {
     ///
     /// # Safety
     /// A heap of this `Talc` must end at `acme`.
-    unsafe fn free_top(acme: *mut u8) -> *mut u8 {
+    pub(crate) unsafe fn free_top(acme: *mut u8) -> *mut u8 {
         // SAFETY: a heap ends with its sentinel, whose tag says whether a
         // free chunk lies below it.
         unsafe {
@@ -628,20 +661,8 @@ impl<O: OomHandler> Talc<O> {
     /// As for `extend`, and `new_acme` must be at least `MIN_CHUNK` above
     /// `acme`.
     pub(crate) unsafe fn extend_top(&mut self, acme: *mut u8, new_acme: usize) -> *mut u8 {
-        let old_sentinel = acme.wrapping_sub(WORD);
-        // SAFETY: a heap ends with its sentinel.
-        let below_free = tag::is_below_free(unsafe { *old_sentinel.cast::<usize>() });
-        let extended = acme.with_addr(new_acme);
-        // SAFETY: the heap is ours and the memory above it is handed over:
-        // a new sentinel on top, and the rest freed, merged with the free
-        // chunk below the old sentinel, if any.
-        unsafe {
-            let sentinel = extended.sub(WORD);
-            *sentinel.cast::<usize>() = tag::new(extended, false);
-            self.release(old_sentinel, sentinel, below_free);
-        }
-        self.top_moved(acme, extended);
-        extended
+        // SAFETY: forwarded: the memory from `acme` up is handed over.
+        unsafe { self.add_memory(acme, acme, acme.with_addr(new_acme)) }
     }
 
     /// Shrinks `heap` from the top toward `new_heap`'s acme, never below its
@@ -688,6 +709,11 @@ impl<O: OomHandler> Talc<O> {
             self.heaps.top_moved(old, new);
             self.check();
         }
+    }
+
+    /// Whether the arena, with the metadata, exists.
+    pub(crate) fn has_metadata(&self) -> bool {
+        !self.bins.is_null()
     }
 
     /// The first heap: the arena given to `init` (or the first `claim`), as

@@ -16,7 +16,7 @@ use core::alloc::Layout;
 
 use crate::talc::{META_SIZE, WORD};
 #[cfg(target_arch = "wasm32")]
-use crate::{OomHandler, Span, Talc};
+use crate::{OomHandler, Talc};
 
 const PAGE: usize = 1 << 16;
 
@@ -58,44 +58,52 @@ impl Default for WasmHandler {
 /// Pages enough for `layout` in a fresh region (also when the region
 /// becomes a new heap, or the first one, with the metadata), or `None` if
 /// no such number exists.
-fn pages_for(layout: Layout, first_heap: bool) -> Option<usize> {
+fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> Option<usize> {
     // The payload (at least two words, rounded up to a word: one more word
     // covers the rounding), padding for alignment (at most `align - WORD`,
     // plus the tag's word), the sentinel, and a word lost if the region ends
-    // at the top of the address space. A layout's size and alignment are
-    // each under `2^(usize::BITS - 1)`, so the `u64` sum cannot overflow.
+    // at the top of the address space; less what the heap's top already
+    // offers when the pages will extend it. A layout's size and alignment
+    // are each under `2^(usize::BITS - 1)`, so the `u64` sum cannot overflow.
     let meta = if first_heap { META_SIZE } else { 0 };
     let bytes = layout.size().max(2 * WORD) as u64
         + layout.align().max(WORD) as u64
         + (3 * WORD + meta) as u64;
-    let pages = usize::try_from(bytes.div_ceil(PAGE as u64)).ok()?;
-    Some(pages)
+    let pages =
+        bytes.saturating_sub(reused as u64).div_ceil(PAGE as u64).max(MIN_GROW_PAGES as u64);
+    usize::try_from(pages).ok()
 }
 
 #[cfg(target_arch = "wasm32")]
 impl OomHandler for WasmHandler {
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
-        let need = pages_for(layout, talc.get_arena().is_empty()).ok_or(())?;
-        let pages = need.max(MIN_GROW_PAGES);
-        let old_pages = core::arch::wasm32::memory_grow(0, pages);
+        use core::arch::wasm32::{memory_grow, memory_size};
+        let top = talc.oom_handler.top;
+        // When our heap ends where memory does, the new pages will extend
+        // it, and its free top (with the old sentinel) joins them: only the
+        // rest must be grown. (Should someone grow memory first after all,
+        // the pages become a heap of their own, too small, and the next call
+        // sizes the request in full.)
+        let reused = if !top.is_null() && top.addr() == memory_size(0).wrapping_mul(PAGE) {
+            // SAFETY: `top` is the acme of our heap.
+            top.addr() - unsafe { Talc::<Self>::free_top(top) }.addr()
+        } else {
+            0
+        };
+        let pages = pages_for(layout, !talc.has_metadata(), reused).ok_or(())?;
+        let old_pages = memory_grow(0, pages);
         if old_pages == usize::MAX {
             return Err(());
         }
         // The region's end may be 2^32, which does not fit in a `usize`: it
         // then stops short (at the last word, once word aligned). Memory ends
         // at most at 2^32 bytes, so the `u64` product is exact.
-        let base = old_pages * PAGE;
+        let base = core::ptr::with_exposed_provenance_mut::<u8>(old_pages * PAGE);
         let acme = ((old_pages + pages) as u64 * PAGE as u64).min(usize::MAX as u64) as usize;
-        let base = core::ptr::with_exposed_provenance_mut::<u8>(base);
-        let acme = base.with_addr(acme);
-        let top = talc.oom_handler.top;
-        talc.oom_handler.top = if top == base && !top.is_null() {
-            // SAFETY: the pages just above our heap are new and ours alone.
-            unsafe { talc.extend_top(top, acme.addr() & !(WORD - 1)) }
-        } else {
-            // SAFETY: the grown pages are new and ours alone.
-            unsafe { talc.claim(Span::new(base, acme))?.acme() }
-        };
+        let acme = base.with_addr(acme & !(WORD - 1));
+        // SAFETY: the grown pages are new and ours alone, page aligned and
+        // big enough (`pages_for`); `top` is our heap's acme, or null.
+        talc.oom_handler.top = unsafe { talc.add_memory(top, base, acme) };
         Ok(())
     }
 }
@@ -135,19 +143,26 @@ mod tests {
     #[test]
     fn page_counts() {
         let small = Layout::from_size_align(1, 1).unwrap();
-        assert_eq!(pages_for(small, true), Some(1));
+        assert_eq!(pages_for(small, true, 0), Some(1));
         let mib = Layout::from_size_align(1 << 20, 8).unwrap();
-        assert!(pages_for(mib, false).unwrap() * PAGE >= (1 << 20) + 3 * WORD);
+        assert!(pages_for(mib, false, 0).unwrap() * PAGE >= (1 << 20) + 3 * WORD);
         let aligned = Layout::from_size_align(1 << 20, 1 << 20).unwrap();
-        assert!(pages_for(aligned, false).unwrap() * PAGE >= (2 << 20) + 2 * WORD);
+        assert!(pages_for(aligned, false, 0).unwrap() * PAGE >= (2 << 20) + 2 * WORD);
+        // What the heap's top offers counts toward the request, never below
+        // one page, and never short of the rest.
+        let half = 1 << 19;
+        let rest = pages_for(mib, false, half).unwrap();
+        assert!(rest < pages_for(mib, false, 0).unwrap());
+        assert!(rest * PAGE + half >= (1 << 20) + 3 * WORD);
+        assert_eq!(pages_for(small, false, 1 << 20), Some(MIN_GROW_PAGES));
         // Near `isize::MAX`: no page count, or one whose bytes overflow (the
         // handler then fails) or cover the request; never a wrapped small one.
         let huge = Layout::from_size_align(isize::MAX as usize, 1).unwrap();
-        if let Some(pages) = pages_for(huge, true) {
+        if let Some(pages) = pages_for(huge, true, 0) {
             assert!(pages.checked_mul(PAGE).is_none_or(|b| b >= isize::MAX as usize));
         }
         let huge_aligned = Layout::from_size_align(1, 1 << (usize::BITS - 2)).unwrap();
-        if let Some(pages) = pages_for(huge_aligned, true) {
+        if let Some(pages) = pages_for(huge_aligned, true, 0) {
             assert!(pages.checked_mul(PAGE).is_none_or(|b| b >= 1 << (usize::BITS - 2)));
         }
     }

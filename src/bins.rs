@@ -32,10 +32,11 @@ const MIN_WORDS: usize = 3;
 #[inline(always)]
 pub(crate) fn bin_of(size: usize) -> usize {
     let words = size / WORD;
-    // `floor(log2(words))`, written without `ilog2`'s panic path for 0 (it
-    // costs bytes; `words >= 3` anyway). Below `2^SUB_BITS` words the formula
-    // is the identity, so clamping the log makes small sizes linear.
-    let log = (usize::BITS - 1).wrapping_sub(words.leading_zeros()).max(SUB_BITS);
+    // `floor(log2(words))`, clamped to at least `SUB_BITS` (below `2^SUB_BITS`
+    // words the formula is the identity, so small sizes are linear). Setting
+    // that bit does both: it clamps without a compare, and the argument is
+    // never 0, so there is no `ilog2` panic path to pay for.
+    let log = (usize::BITS - 1) - (words | (1 << SUB_BITS)).leading_zeros();
     let shift = log - SUB_BITS;
     let bin = ((shift as usize) << SUB_BITS) + (words >> shift) - MIN_WORDS;
     bin.min(BIN_COUNT - 1)

@@ -96,7 +96,7 @@ pub(crate) unsafe fn size_below(acme: *mut u8) -> usize {
     unsafe { *acme.sub(WORD).cast::<usize>() }
 }
 
-/// An empty list head.
+/// An empty list head: null, so a zeroed bin array is all empty bins.
 pub(crate) const EMPTY: *mut FreeNode = null_mut();
 
 #[cfg(test)]

@@ -471,7 +471,15 @@ impl<O: OomHandler> Talc<O> {
         if let Ok(ptr) = unsafe { self.grow_in_place(ptr, old_layout, new_size) } {
             return Ok(ptr);
         }
-        let new_layout = Layout::from_size_align(new_size, old_layout.align()).map_err(|_| ())?;
+        // The alignment is a layout's, so a power of two: only the size can
+        // make the new layout invalid.
+        let align = old_layout.align();
+        if new_size > isize::MAX as usize + 1 - align {
+            return Err(());
+        }
+        // SAFETY: `align` is a power of two and `new_size` rounded up to it
+        // is at most `isize::MAX`.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, align) };
         // SAFETY: the new block is distinct from the live old one; the copy
         // fits both.
         unsafe {

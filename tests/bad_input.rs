@@ -52,7 +52,15 @@ fn huge_resizes_fail_and_keep_the_block() {
     // SAFETY: the heap is valid.
     let p = unsafe { talc.malloc(layout).unwrap() };
     model.insert(p, layout);
-    for new_size in [isize::MAX as usize - 7, usize::MAX - 100, usize::MAX] {
+    // The first is the largest valid size at this alignment; the next two
+    // make no valid layout.
+    for new_size in [
+        isize::MAX as usize - 7,
+        isize::MAX as usize - 6,
+        isize::MAX as usize + 1,
+        usize::MAX - 100,
+        usize::MAX,
+    ] {
         // SAFETY: `p` is live with `layout`; the new sizes are larger.
         unsafe {
             assert!(talc.grow_in_place(p, layout, new_size).is_err());

@@ -78,6 +78,28 @@ fn freed_big_block_is_reused_without_growing() {
 }
 
 #[wasm_bindgen_test]
+fn growth_counts_the_free_top_of_the_heap() {
+    // A freed 8 MiB block at the top of memory stays free there; a 12 MiB
+    // request then extends it and must grow only the missing 4 MiB or so.
+    let fillers = use_up_free_memory();
+    let low = Block::new(8 * MIB, 8, 1);
+    let start = low.range().start;
+    drop(low);
+    let before = memory_bytes();
+    let high = Block::new(12 * MIB, 8, 2);
+    let grown = memory_bytes() - before;
+    assert!(grown >= 4 * MIB as u64 - 64 * 1024, "grew only {grown} bytes");
+    assert!(
+        grown <= 4 * MIB as u64 + 128 * 1024,
+        "grew {grown} bytes for 12 MiB on top of a free 8 MiB"
+    );
+    assert_eq!(high.range().start, start, "the request did not start in the freed top");
+    high.assert_intact();
+    drop(high);
+    drop(fillers);
+}
+
+#[wasm_bindgen_test]
 fn neighbouring_freed_blocks_merge_across_growth_steps() {
     // 16 MiB and 17 MiB each need fresh pages; once both are free, a 32 MiB request
     // must fit into the joined space rather than grow memory again.

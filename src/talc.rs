@@ -29,8 +29,6 @@ pub(crate) const WORD: usize = core::mem::size_of::<usize>();
 pub(crate) const MIN_CHUNK: usize = 3 * WORD;
 /// The smallest payload, so that any allocated chunk can become a free one.
 const MIN_PAYLOAD: usize = MIN_CHUNK - WORD;
-/// How many chunks of its own bin a request compares, for the best fit.
-const BEST_OF: usize = 4;
 /// The metadata chunk at the base of the arena: a tag, then the bin heads.
 pub(crate) const META_SIZE: usize = WORD + BIN_COUNT * WORD;
 
@@ -200,63 +198,50 @@ impl<O: OomHandler> Talc<O> {
     /// The heaps must be valid.
     #[inline]
     unsafe fn take(&mut self, need: usize, size: usize, align: usize) -> Option<NonNull<u8>> {
-        // Bins at or above the request's own. A chunk in a higher bin fits
-        // any word-aligned request, so there the first that fits is taken.
-        // The request's own bin holds sizes up to a quarter apart: there the
-        // smallest fit among the first few is taken, which leaves less
-        // memory stranded (measured: `size-report/EXPERIMENTS.md`).
-        let own = bin_of(need);
-        let mut bins = self.avail & (u64::MAX << own);
+        // Bins at or above the request's own; every chunk in a higher bin
+        // fits a word-aligned request, so the scan rarely goes past one node.
+        // Past a word's alignment, a chunk of `need + align - WORD` bytes
+        // always fits: starting from that size's bin skips chunks that are
+        // big enough but would not fit once aligned.
+        let start = if align > WORD { need + (align - WORD) } else { need };
+        let mut bins = self.avail & (u64::MAX << bin_of(start));
         while bins != 0 {
             let bin = bins.trailing_zeros() as usize;
             // SAFETY: a set bit means the bins exist and the list is valid.
             let mut node = unsafe { *self.bins.add(bin) };
-            let mut best = null_mut::<u8>();
-            let mut best_size = usize::MAX;
-            let mut looked = 0;
             while !node.is_null() {
-                let base = node.cast::<u8>();
                 // SAFETY: `node` is a free chunk in a valid list.
-                let chunk_size = unsafe { list::size_of(base) };
-                if chunk_size < best_size && payload_in(base, chunk_size, size, align).is_some() {
-                    best = base;
-                    best_size = chunk_size;
+                unsafe {
+                    if let Some(ptr) = self.carve(node.cast(), size, align) {
+                        return Some(ptr);
+                    }
+                    node = (*node).next;
                 }
-                looked += 1;
-                if !best.is_null() && looked >= BEST_OF {
-                    break;
-                }
-                // SAFETY: as above.
-                node = unsafe { (*node).next };
-            }
-            if !best.is_null() {
-                // SAFETY: `best` is a free chunk of `best_size` bytes that fits.
-                return Some(unsafe { self.carve(best, best_size, size, align) });
             }
             bins &= bins - 1;
         }
         None
     }
 
-    /// Allocates `size` bytes at `align` from the free chunk at `base`, of
-    /// `chunk_size` bytes, returning the remainders to the bins.
+    /// Allocates `size` bytes at `align` from the free chunk at `base` if
+    /// they fit, returning the remainders to the bins.
     ///
     /// # Safety
-    /// `base` must be a free chunk of `chunk_size` bytes, which
-    /// [`payload_in`] says fits; `size >= MIN_PAYLOAD`.
+    /// `base` must be a free chunk; `size >= MIN_PAYLOAD`.
     #[inline]
-    unsafe fn carve(
-        &mut self,
-        base: *mut u8,
-        chunk_size: usize,
-        size: usize,
-        align: usize,
-    ) -> NonNull<u8> {
+    unsafe fn carve(&mut self, base: *mut u8, size: usize, align: usize) -> Option<NonNull<u8>> {
+        // SAFETY: `base` is a free chunk.
+        let chunk_size = unsafe { list::size_of(base) };
+        let acme = base.addr() + chunk_size;
+        let payload = (base.addr() + WORD).checked_add(align - 1)? & !(align - 1);
+        if payload > acme || acme - payload < size {
+            return None;
+        }
         // SAFETY: the chunk is free and everything written below lies in it
-        // (the payload fits), or is the tag of the chunk above.
+        // (`payload + size <= acme`), or is the tag of the chunk above.
         unsafe {
             self.remove_free(base, chunk_size);
-            let payload = base.add(WORD).map_addr(|a| (a + (align - 1)) & !(align - 1));
+            let payload = base.with_addr(payload);
             let tag_at = payload.sub(WORD);
             let below_gap = tag_at.addr() - base.addr();
             let (chunk_base, below_free) = if below_gap >= MIN_CHUNK {
@@ -280,7 +265,7 @@ impl<O: OomHandler> Talc<O> {
                 acme
             };
             *chunk_base.cast::<usize>() = tag::new(chunk_acme, below_free);
-            NonNull::new_unchecked(payload)
+            Some(NonNull::new_unchecked(payload))
         }
     }
 
@@ -795,15 +780,6 @@ impl<O: OomHandler> Talc<O> {
     pub(crate) fn avail_bits(&self) -> u64 {
         self.avail
     }
-}
-
-/// The payload address for `size` bytes at `align` in a free chunk of
-/// `chunk_size` bytes at `base`, if they fit.
-#[inline]
-fn payload_in(base: *mut u8, chunk_size: usize, size: usize, align: usize) -> Option<usize> {
-    let acme = base.addr() + chunk_size;
-    let payload = (base.addr() + WORD).checked_add(align - 1)? & !(align - 1);
-    (payload <= acme && acme - payload >= size).then_some(payload)
 }
 
 /// A pointer to heap memory at `addr`, with the provenance that `claim`

@@ -56,22 +56,23 @@ impl Default for WasmHandler {
 }
 
 /// Pages enough for `layout` in a fresh region (also when the region
-/// becomes a new heap, or the first one, with the metadata), or `None` if
-/// no such number exists.
-fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> Option<usize> {
+/// becomes a new heap, or the first one, with the metadata), given that
+/// `reused` bytes on top of the heap join the region.
+fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> usize {
     // The payload (at least two words, rounded up to a word: one more word
     // covers the rounding), padding for alignment (at most `align - WORD`,
     // plus the tag's word), the sentinel, and a word lost if the region ends
     // at the top of the address space; less what the heap's top already
     // offers when the pages will extend it. A layout's size and alignment
-    // are each under `2^(usize::BITS - 1)`, so the `u64` sum cannot overflow.
+    // are each under `2^(usize::BITS - 1)`, so the `u64` sum cannot overflow,
+    // and its page count (under `2^(usize::BITS - 16) + 1`) fits a `usize`.
     let meta = if first_heap { META_SIZE } else { 0 };
     let bytes = layout.size().max(2 * WORD) as u64
         + layout.align().max(WORD) as u64
         + (3 * WORD + meta) as u64;
     let pages =
         bytes.saturating_sub(reused as u64).div_ceil(PAGE as u64).max(MIN_GROW_PAGES as u64);
-    usize::try_from(pages).ok()
+    pages as usize
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -90,17 +91,17 @@ impl OomHandler for WasmHandler {
         } else {
             0
         };
-        let pages = pages_for(layout, !talc.has_metadata(), reused).ok_or(())?;
+        let pages = pages_for(layout, !talc.has_metadata(), reused);
         let old_pages = memory_grow(0, pages);
         if old_pages == usize::MAX {
             return Err(());
         }
-        // The region's end may be 2^32, which does not fit in a `usize`: it
-        // then stops short (at the last word, once word aligned). Memory ends
-        // at most at 2^32 bytes, so the `u64` product is exact.
+        // The region's end may be 2^32, which does not fit in a `usize` (the
+        // product wraps to 0 there, and only there: memory holds at most 2^16
+        // pages): the heap then stops one word short.
         let base = core::ptr::with_exposed_provenance_mut::<u8>(old_pages * PAGE);
-        let acme = ((old_pages + pages) as u64 * PAGE as u64).min(usize::MAX as u64) as usize;
-        let acme = base.with_addr(acme & !(WORD - 1));
+        let end = (old_pages + pages).wrapping_mul(PAGE);
+        let acme = base.with_addr(if end == 0 { usize::MAX & !(WORD - 1) } else { end });
         // SAFETY: the grown pages are new and ours alone, page aligned and
         // big enough (`pages_for`); `top` is our heap's acme, or null.
         talc.oom_handler.top = unsafe { talc.add_memory(top, base, acme) };
@@ -143,27 +144,23 @@ mod tests {
     #[test]
     fn page_counts() {
         let small = Layout::from_size_align(1, 1).unwrap();
-        assert_eq!(pages_for(small, true, 0), Some(1));
+        assert_eq!(pages_for(small, true, 0), 1);
         let mib = Layout::from_size_align(1 << 20, 8).unwrap();
-        assert!(pages_for(mib, false, 0).unwrap() * PAGE >= (1 << 20) + 3 * WORD);
+        assert!(pages_for(mib, false, 0) * PAGE >= (1 << 20) + 3 * WORD);
         let aligned = Layout::from_size_align(1 << 20, 1 << 20).unwrap();
-        assert!(pages_for(aligned, false, 0).unwrap() * PAGE >= (2 << 20) + 2 * WORD);
+        assert!(pages_for(aligned, false, 0) * PAGE >= (2 << 20) + 2 * WORD);
         // What the heap's top offers counts toward the request, never below
         // one page, and never short of the rest.
         let half = 1 << 19;
-        let rest = pages_for(mib, false, half).unwrap();
-        assert!(rest < pages_for(mib, false, 0).unwrap());
+        let rest = pages_for(mib, false, half);
+        assert!(rest < pages_for(mib, false, 0));
         assert!(rest * PAGE + half >= (1 << 20) + 3 * WORD);
-        assert_eq!(pages_for(small, false, 1 << 20), Some(MIN_GROW_PAGES));
-        // Near `isize::MAX`: no page count, or one whose bytes overflow (the
-        // handler then fails) or cover the request; never a wrapped small one.
+        assert_eq!(pages_for(small, false, 1 << 20), MIN_GROW_PAGES);
+        // Near `isize::MAX`: a page count whose bytes cover the request
+        // (`memory.grow` then refuses it); never a wrapped small one.
         let huge = Layout::from_size_align(isize::MAX as usize, 1).unwrap();
-        if let Some(pages) = pages_for(huge, true, 0) {
-            assert!(pages.checked_mul(PAGE).is_none_or(|b| b >= isize::MAX as usize));
-        }
+        assert!(pages_for(huge, true, 0) as u128 * PAGE as u128 >= isize::MAX as u128 + 3);
         let huge_aligned = Layout::from_size_align(1, 1 << (usize::BITS - 2)).unwrap();
-        if let Some(pages) = pages_for(huge_aligned, true, 0) {
-            assert!(pages.checked_mul(PAGE).is_none_or(|b| b >= 1 << (usize::BITS - 2)));
-        }
+        assert!(pages_for(huge_aligned, true, 0) as u128 * PAGE as u128 > 1 << (usize::BITS - 2));
     }
 }

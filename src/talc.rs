@@ -348,13 +348,6 @@ impl<O: OomHandler> Talc<O> {
     /// # Safety
     /// `ptr` must be a live allocation of this `Talc`.
     unsafe fn resize_in_place(&mut self, ptr: NonNull<u8>, new_size: usize) -> bool {
-        let Some(end) = ptr.as_ptr().addr().checked_add(new_size.max(MIN_PAYLOAD)) else {
-            return false;
-        };
-        let Some(end) = end.checked_add(WORD - 1) else {
-            return false;
-        };
-        let end = end & !(WORD - 1);
         // SAFETY: `ptr` is live: its tag, and the chunk above, are valid.
         unsafe {
             let tag_ptr = Self::tag_of(ptr);
@@ -364,9 +357,13 @@ impl<O: OomHandler> Talc<O> {
             let above_free = !tag::is_allocated(*acme.cast::<usize>());
             let above_size = if above_free { list::size_of(acme) } else { 0 };
             let reach = acme.add(above_size);
-            if end > reach.addr() {
+            // The room is a multiple of a word, so a size within it stays
+            // within it when rounded up to a word: nothing can overflow.
+            let size = new_size.max(MIN_PAYLOAD);
+            if size > reach.addr() - ptr.as_ptr().addr() {
                 return false;
             }
+            let end = ptr.as_ptr().addr() + align_up_word(size);
             if above_free {
                 self.remove_free(acme, above_size);
             }

@@ -142,8 +142,10 @@ impl<O: OomHandler> Talc<O> {
     /// # Safety
     /// A free chunk of `size` bytes must start at `base`.
     #[inline]
-    unsafe fn remove_free(&mut self, base: *mut u8, size: usize) {
-        let node = base.cast::<FreeNode>();
+    unsafe fn remove_free(&mut self, base: usize, size: usize) {
+        // By address: given a pointer it only reads through, LLVM would
+        // have each caller load the node's fields instead (more bytes).
+        let node = heap_ptr::<FreeNode>(base);
         // SAFETY: a free chunk's node is a member of its bin's list.
         unsafe {
             let (next, prev_next) = ((*node).next, (*node).prev_next);
@@ -240,7 +242,7 @@ impl<O: OomHandler> Talc<O> {
         // SAFETY: the chunk is free and everything written below lies in it
         // (`payload + size <= acme`), or is the tag of the chunk above.
         unsafe {
-            self.remove_free(base, chunk_size);
+            self.remove_free(base.addr(), chunk_size);
             let payload = base.with_addr(payload);
             let tag_at = payload.sub(WORD);
             let below_gap = tag_at.addr() - base.addr();
@@ -327,14 +329,14 @@ impl<O: OomHandler> Talc<O> {
             if below_free {
                 let size = list::size_below(base);
                 base = base.sub(size);
-                self.remove_free(base, size);
+                self.remove_free(base.addr(), size);
             }
             let above = *acme.cast::<usize>();
             if tag::is_allocated(above) {
                 tag::set_below_free(acme.cast(), true);
             } else {
                 let size = list::size_of(acme);
-                self.remove_free(acme, size);
+                self.remove_free(acme.addr(), size);
                 acme = acme.add(size);
             }
             self.add_free(base, acme);
@@ -365,7 +367,7 @@ impl<O: OomHandler> Talc<O> {
             }
             let end = ptr.as_ptr().addr() + align_up_word(size);
             if above_free {
-                self.remove_free(acme, above_size);
+                self.remove_free(acme.addr(), above_size);
             }
             // The new end: `end`, if what is left above can stand as a chunk.
             let new_acme =
@@ -636,7 +638,7 @@ impl<O: OomHandler> Talc<O> {
             let top = Self::free_top(acme);
             let sentinel = acme.sub(WORD);
             if top != sentinel {
-                self.remove_free(top, sentinel.addr() - top.addr());
+                self.remove_free(top.addr(), sentinel.addr() - top.addr());
             }
             top
         }

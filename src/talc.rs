@@ -450,23 +450,37 @@ impl<O: OomHandler> Talc<O> {
         old_layout: Layout,
         new_size: usize,
     ) -> Result<NonNull<u8>, ()> {
+        // The alignment is a layout's, so a power of two: only the size can
+        // make the new layout invalid.
+        if new_size > isize::MAX as usize + 1 - old_layout.align() {
+            return Err(());
+        }
+        // SAFETY: forwarded to the caller; the new size is valid.
+        unsafe { self.realloc_valid(ptr, old_layout, new_size) }
+    }
+
+    /// [`realloc`](Talc::realloc) to a size known to be valid: what
+    /// `GlobalAlloc::realloc` promises.
+    ///
+    /// # Safety
+    /// As for `realloc`, and `new_size` rounded up to `old_layout.align()`
+    /// must be at most `isize::MAX`.
+    #[inline]
+    pub(crate) unsafe fn realloc_valid(
+        &mut self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_size: usize,
+    ) -> Result<NonNull<u8>, ()> {
         // In place whenever possible (always, when shrinking), else moved.
         // SAFETY: forwarded to the caller.
         if let Ok(ptr) = unsafe { self.grow_in_place(ptr, old_layout, new_size) } {
             return Ok(ptr);
         }
-        // The alignment is a layout's, so a power of two: only the size can
-        // make the new layout invalid.
-        let align = old_layout.align();
-        if new_size > isize::MAX as usize + 1 - align {
-            return Err(());
-        }
-        // SAFETY: `align` is a power of two and `new_size` rounded up to it
-        // is at most `isize::MAX`.
-        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, align) };
-        // SAFETY: the new block is distinct from the live old one; the copy
-        // fits both.
+        // SAFETY: the caller promises a valid size; the new block is distinct
+        // from the live old one; the copy fits both.
         unsafe {
+            let new_layout = Layout::from_size_align_unchecked(new_size, old_layout.align());
             let new = self.malloc(new_layout)?;
             new.as_ptr().copy_from_nonoverlapping(ptr.as_ptr(), old_layout.size().min(new_size));
             self.free(ptr, old_layout);

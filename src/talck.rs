@@ -31,8 +31,9 @@ mod raw {
         layout: Layout,
         new_size: usize,
     ) -> *mut u8 {
-        // SAFETY: `GlobalAlloc::realloc` requires a live, non-null block.
-        unsafe { talc.realloc(NonNull::new_unchecked(ptr), layout, new_size) }
+        // SAFETY: `GlobalAlloc::realloc` requires a live, non-null block, and
+        // a new size that makes a valid layout with the old alignment.
+        unsafe { talc.realloc_valid(NonNull::new_unchecked(ptr), layout, new_size) }
             .map_or(null_mut(), NonNull::as_ptr)
     }
 }

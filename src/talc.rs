@@ -234,11 +234,15 @@ impl<O: OomHandler> Talc<O> {
     unsafe fn carve(&mut self, base: *mut u8, size: usize, align: usize) -> Option<NonNull<u8>> {
         // SAFETY: `base` is a free chunk.
         let chunk_size = unsafe { list::size_of(base) };
-        let acme = base.addr() + chunk_size;
-        let payload = (base.addr() + WORD).checked_add(align - 1)? & !(align - 1);
-        if payload > acme || acme - payload < size {
+        // The padding up to the first aligned address above the tag, and the
+        // room above the tag: differences, so nothing can overflow.
+        let first = base.addr() + WORD;
+        let pad = first.wrapping_neg() & (align - 1);
+        let room = chunk_size - WORD;
+        if pad > room || room - pad < size {
             return None;
         }
+        let payload = first + pad;
         // SAFETY: the chunk is free and everything written below lies in it
         // (`payload + size <= acme`), or is the tag of the chunk above.
         unsafe {

@@ -260,18 +260,41 @@ impl<O: OomHandler> Talc<O> {
                 }
                 (base, false)
             };
-            let acme = base.add(chunk_size);
             let end = payload.add(align_up_word(size));
-            let chunk_acme = if acme.addr() - end.addr() >= MIN_CHUNK {
-                self.add_free(end, acme);
+            self.set_end(chunk_base.cast(), below_free, end, base.add(chunk_size));
+            Some(NonNull::new_unchecked(payload))
+        }
+    }
+
+    /// Ends the allocated chunk whose tag is at `tag_ptr` at `end`, or at
+    /// `reach` when what lies between could not stand as a free chunk;
+    /// that tail is freed, and the chunk at `reach` learns whether a free
+    /// chunk now lies below it.
+    ///
+    /// # Safety
+    /// `tag_ptr` must start a chunk that may extend to `reach`, with
+    /// `[end, reach)` unused memory (in no bin), `end` word aligned at least
+    /// `MIN_PAYLOAD` above the payload, and a chunk starting at `reach`.
+    // Shared by `malloc` and the in-place resize: smaller wasm.
+    #[inline(never)]
+    unsafe fn set_end(
+        &mut self,
+        tag_ptr: *mut usize,
+        below_free: bool,
+        end: *mut u8,
+        reach: *mut u8,
+    ) {
+        let split = reach.addr() - end.addr() >= MIN_CHUNK;
+        // SAFETY: the caller hands over `[end, reach)`; a chunk starts at `reach`.
+        unsafe {
+            let acme = if split {
+                self.add_free(end, reach);
                 end
             } else {
-                // The chunk above loses its free neighbour.
-                tag::set_below_free(acme.cast(), false);
-                acme
+                reach
             };
-            *chunk_base.cast::<usize>() = tag::new(chunk_acme, below_free);
-            Some(NonNull::new_unchecked(payload))
+            *tag_ptr = tag::new(acme, below_free);
+            tag::set_below_free(reach.cast(), split);
         }
     }
 
@@ -373,14 +396,7 @@ impl<O: OomHandler> Talc<O> {
             if above_free {
                 self.remove_free(acme.addr(), above_size);
             }
-            // The new end: `end`, if what is left above can stand as a chunk.
-            let new_acme =
-                if reach.addr() - end >= MIN_CHUNK { reach.with_addr(end) } else { reach };
-            *tag_ptr = tag::new(new_acme, tag::is_below_free(tag));
-            if new_acme != reach {
-                self.add_free(new_acme, reach);
-            }
-            tag::set_below_free(reach.cast(), new_acme != reach);
+            self.set_end(tag_ptr, tag::is_below_free(tag), reach.with_addr(end), reach);
         }
         true
     }

@@ -13,7 +13,8 @@
 //! least `lower_bound(b)` words, so every chunk in a bin above `bin_of(n)` is
 //! bigger than `n` words: a request scans its own bin, then takes the first
 //! chunk of the next non-empty bin, found with one `trailing_zeros` on the
-//! bitmap.
+//! bitmap. (A request aligned past a word starts from the bin of its size
+//! plus that alignment, where every chunk fits it: see `Talc::take`.)
 
 /// Number of bins: one bit each in a `u64` bitmap.
 pub(crate) const BIN_COUNT: usize = 64;

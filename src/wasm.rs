@@ -3,12 +3,13 @@
 //!
 //! Growth: when no free chunk fits, the handler asks `memory.grow` for the
 //! pages the request needs (its size, its alignment, the chunk's tag and
-//! the heap's sentinel, and the metadata on first use), and no more: see
-//! [`MIN_GROW_PAGES`]. If the new pages start where its heap ends, the heap
-//! is extended, so freed memory joins across growth steps. If not, someone
-//! else (JavaScript, another allocator, a direct `memory.grow`) grew memory
-//! in between: the new pages become a separate heap, and the foreign pages
-//! are never touched.
+//! the heap's sentinel, and the metadata on first use), less the free chunk
+//! on top of its heap when that heap ends where memory does (the new pages
+//! will join it), and no more: see [`MIN_GROW_PAGES`]. If the new pages
+//! start where its heap ends, the heap is extended, so freed memory joins
+//! across growth steps. If not, someone else (JavaScript, another
+//! allocator, a direct `memory.grow`) grew memory in between: the new pages
+//! become a separate heap, and the foreign pages are never touched.
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 

@@ -53,12 +53,12 @@ usage: cargo size-report [--check | --size-only] [--runs N]
   --check      the CI gate: minimal-module sizes of the baseline, talcum and
                dlmalloc; exits 1 when talcum adds more bytes over the baseline
                than size-report/budget.toml allows, or as many as dlmalloc
-  --runs N     timed runs per allocator and workload (default 15)
+  --runs N     timed runs per allocator and workload (default 31)
 
 Tools go to $TALCUM_TOOLS or $HOME/.cache/talcum-tools (installed when missing).";
 
 fn parse_args() -> Result<Option<Args>> {
-    let mut args = Args { mode: Mode::Full, runs: 15 };
+    let mut args = Args { mode: Mode::Full, runs: 31 };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {

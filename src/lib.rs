@@ -32,7 +32,9 @@
 //!   neighbours in constant time, and no two free chunks ever touch.
 //! * Free chunks sit in 64 **bins** by size (exact for small sizes, then four
 //!   per power of two); a `u64` bitmap of non-empty bins finds the next bin
-//!   that fits with one `trailing_zeros`.
+//!   that fits with one `trailing_zeros`. (A bit may outlive its bin's last
+//!   chunk: the search clears it when it finds the bin empty, so taking a
+//!   chunk out of a list needs no bin number.)
 //!
 //! Each module documents its part: [`Span`]; `tag` (the boundary tag);
 //! `list` (the free list); `bins`; `talc` (the core); `oom` (handlers);

@@ -66,7 +66,8 @@ pub struct Talc<O: OomHandler> {
     /// The bin heads, inside the arena's metadata chunk; null before the
     /// first heap is established.
     bins: *mut *mut FreeNode,
-    /// Bit `b` is set when bin `b` is not empty.
+    /// Bit `b` is set when bin `b` is not empty; it may stay set after the
+    /// bin empties, until a search finds the bin empty and clears it.
     avail: u64,
     /// The first heap, which holds the metadata.
     arena: Span,
@@ -139,26 +140,17 @@ impl<O: OomHandler> Talc<O> {
 
     /// Takes the free chunk at `base`, of `size` bytes, out of its bin.
     ///
+    /// The bin's bit stays set even if the bin is now empty: `take` clears
+    /// it when it finds the bin empty. So removal needs no bin number.
+    ///
     /// # Safety
     /// A free chunk of `size` bytes must start at `base`.
-    #[inline]
+    #[inline(never)]
     unsafe fn remove_free(&mut self, base: usize, size: usize) {
         // By address: given a pointer it only reads through, LLVM would
         // have each caller load the node's fields instead (more bytes).
-        let node = heap_ptr::<FreeNode>(base);
         // SAFETY: a free chunk's node is a member of its bin's list.
-        unsafe {
-            let (next, prev_next) = ((*node).next, (*node).prev_next);
-            list::unlink(node);
-            // The last node of a bin was linked from the bin's head slot: the
-            // slot's place in the bin array gives the bin, with no size math.
-            if next.is_null() {
-                let bin = prev_next.addr().wrapping_sub(self.bins.addr()) / WORD;
-                if bin < BIN_COUNT {
-                    self.avail &= !(1 << bin);
-                }
-            }
-        }
+        unsafe { list::unlink(heap_ptr::<FreeNode>(base)) };
         #[cfg(feature = "counters")]
         self.counters.free_chunk_removed(size);
         let _ = size;
@@ -211,6 +203,10 @@ impl<O: OomHandler> Talc<O> {
             let bin = bins.trailing_zeros() as usize;
             // SAFETY: a set bit means the bins exist and the list is valid.
             let mut node = unsafe { *self.bins.add(bin) };
+            if node.is_null() {
+                // Emptied since its bit was set (see `remove_free`).
+                self.avail &= !(1 << bin);
+            }
             while !node.is_null() {
                 // SAFETY: `node` is a free chunk in a valid list.
                 unsafe {

@@ -104,7 +104,9 @@ impl OomHandler for WasmHandler {
         let end = (old_pages + pages).wrapping_mul(PAGE);
         let acme = base.with_addr(if end == 0 { usize::MAX & !(WORD - 1) } else { end });
         // SAFETY: the grown pages are new and ours alone, page aligned and
-        // big enough (`pages_for`); `top` is our heap's acme, or null.
+        // big enough (`pages_for`), and not at address 0: memory was not
+        // empty before, since this `Talc` itself lives in it. `top` is our
+        // heap's acme, or null.
         talc.oom_handler.top = unsafe { talc.add_memory(top, base, acme) };
         Ok(())
     }

@@ -250,10 +250,9 @@ impl<O: OomHandler> Talc<O> {
                 self.add_free(base, tag_at);
                 (tag_at, true)
             } else {
-                if below_gap != 0 {
-                    // Too small to stand alone: padding, and a back pointer.
-                    *tag_at.cast::<usize>() = base.addr();
-                }
+                // Too small to stand alone: padding, and a back pointer. (With
+                // no gap this is the tag's own word, which `set_end` writes.)
+                *tag_at.cast::<usize>() = base.addr();
                 (base, false)
             };
             let end = payload.add(align_up_word(size));

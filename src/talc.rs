@@ -342,7 +342,8 @@ impl<O: OomHandler> Talc<O> {
     /// `[base, acme)` must be unused heap memory, at least `MIN_CHUNK` bytes
     /// unless a free neighbour joins it; `below_free` must be true exactly
     /// when a free chunk ends at `base`.
-    // One copy, shared by free, claim and extend: smaller wasm.
+    // One copy, shared by free and add_memory (claim, extend, growth):
+    // smaller wasm.
     #[inline(never)]
     unsafe fn release(&mut self, mut base: *mut u8, mut acme: *mut u8, below_free: bool) {
         // SAFETY: the neighbours are read through the invariants: a free
@@ -563,8 +564,9 @@ impl<O: OomHandler> Talc<O> {
     ///
     /// # Safety
     /// `[base, acme)` must be word aligned, off address 0, valid and unused
-    /// as for [`claim`](Talc::claim), and at least `MIN_CHUNK + WORD` bytes,
-    /// plus `META_SIZE` for a new arena; `top` must be a heap's acme, or null.
+    /// as for [`claim`](Talc::claim), and at least `MIN_CHUNK` bytes when it
+    /// extends a heap, else `MIN_CHUNK + WORD` (plus `META_SIZE` for a new
+    /// arena); `top` must be a heap's acme, or null.
     pub(crate) unsafe fn add_memory(
         &mut self,
         top: *mut u8,
@@ -690,19 +692,10 @@ impl<O: OomHandler> Talc<O> {
         if new_acme < heap.acme().addr().saturating_add(MIN_CHUNK) {
             return heap;
         }
-        // SAFETY: forwarded to the caller.
-        Span::new(heap.base(), unsafe { self.extend_top(heap.acme(), new_acme) })
-    }
-
-    /// [`extend`](Talc::extend) by the heap's acme alone: grows the heap
-    /// ending at `acme` to the word-aligned `new_acme`; returns its acme now.
-    ///
-    /// # Safety
-    /// As for `extend`, and `new_acme` must be at least `MIN_CHUNK` above
-    /// `acme`.
-    pub(crate) unsafe fn extend_top(&mut self, acme: *mut u8, new_acme: usize) -> *mut u8 {
-        // SAFETY: forwarded: the memory from `acme` up is handed over.
-        unsafe { self.add_memory(acme, acme, acme.with_addr(new_acme)) }
+        let acme = heap.acme();
+        // SAFETY: forwarded: the memory from `acme` up is handed over, and
+        // it is at least `MIN_CHUNK` bytes.
+        Span::new(heap.base(), unsafe { self.add_memory(acme, acme, acme.with_addr(new_acme)) })
     }
 
     /// Shrinks `heap` from the top toward `new_heap`'s acme, never below its

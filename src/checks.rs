@@ -11,7 +11,31 @@ use crate::list::{self, FreeNode};
 use crate::span::Span;
 use crate::talc::{MIN_CHUNK, WORD};
 use crate::{tag, OomHandler, Talc};
-use core::ptr::NonNull;
+use core::alloc::Layout;
+use core::ptr::{null, null_mut, NonNull};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Panics with the message unless the condition holds (see [`HeapList::fail`]).
+macro_rules! ensure {
+    ($list:expr, $cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            $list.fail(format_args!($($msg)+))
+        }
+    };
+}
+
+/// Panics with the message and both values unless they are equal.
+macro_rules! ensure_eq {
+    ($list:expr, $a:expr, $b:expr, $($msg:tt)+) => {
+        match (&$a, &$b) {
+            (a, b) => {
+                if a != b {
+                    $list.fail(format_args!("{} ({:?} != {:?})", format_args!($($msg)+), a, b))
+                }
+            }
+        }
+    };
+}
 
 /// How many heaps the checker can follow.
 const MAX_HEAPS: usize = 64;
@@ -20,11 +44,29 @@ const MAX_HEAPS: usize = 64;
 pub(crate) struct HeapList {
     heaps: [Span; MAX_HEAPS],
     len: usize,
+    /// The fault flag of the wrapper that holds this `Talc` during the
+    /// current call (see [`Reporting`]), or null.
+    pub(crate) fault: *const AtomicBool,
 }
 
 impl HeapList {
     pub(crate) const fn new() -> Self {
-        Self { heaps: [Span::empty(); MAX_HEAPS], len: 0 }
+        Self { heaps: [Span::empty(); MAX_HEAPS], len: 0, fault: null() }
+    }
+
+    /// Reports a broken invariant: a panic naming it. When a global wrapper
+    /// holds the `Talc`, its flag is raised first, so that the panic's own
+    /// allocations are served from the reserve instead of waiting for the
+    /// lock this call holds (a hang) or re-entering this `Talc`.
+    #[cold]
+    #[track_caller]
+    pub(crate) fn fail(&self, what: core::fmt::Arguments<'_>) -> ! {
+        // SAFETY: a non-null `fault` points into the wrapper that is running
+        // this call, which outlives it.
+        if let Some(flag) = unsafe { self.fault.as_ref() } {
+            flag.store(true, Ordering::SeqCst);
+        }
+        panic!("{what}")
     }
 
     pub(crate) fn clear(&mut self) {
@@ -32,21 +74,21 @@ impl HeapList {
     }
 
     pub(crate) fn add(&mut self, heap: Span) {
-        assert!(self.len < MAX_HEAPS, "talcum checks: more than {MAX_HEAPS} heaps");
+        ensure!(self, self.len < MAX_HEAPS, "talcum checks: more than {MAX_HEAPS} heaps");
         self.heaps[self.len] = heap;
         self.len += 1;
     }
 
     pub(crate) fn top_moved(&mut self, old: *mut u8, new: *mut u8) {
         let Some(i) = self.all().iter().position(|h| h.acme() == old) else {
-            panic!("talcum checks: no heap of this allocator ends at {old:p}");
+            self.fail(format_args!("talcum checks: no heap of this allocator ends at {old:p}"));
         };
         self.heaps[i] = Span::new(self.heaps[i].base(), new);
     }
 
     pub(crate) fn remove(&mut self, heap: Span) {
         let Some(i) = self.all().iter().position(|&h| h == heap) else {
-            panic!("talcum checks: {heap:?} is not a heap of this allocator");
+            self.fail(format_args!("talcum checks: {heap:?} is not a heap of this allocator"));
         };
         self.len -= 1;
         self.heaps[i] = self.heaps[self.len];
@@ -62,8 +104,8 @@ impl<O: OomHandler> Talc<O> {
     pub(crate) fn check(&self) {
         let bins = self.bins_ptr();
         if bins.is_null() {
-            assert_eq!(self.heaps.len, 0, "talcum checks: heaps without metadata");
-            assert_eq!(self.avail_bits(), 0, "talcum checks: bitmap without bins");
+            ensure_eq!(self.heaps, self.heaps.len, 0, "talcum checks: heaps without metadata");
+            ensure_eq!(self.heaps, self.avail_bits(), 0, "talcum checks: bitmap without bins");
             return;
         }
         let mut free_chunks = 0;
@@ -73,7 +115,12 @@ impl<O: OomHandler> Talc<O> {
         }
         // SAFETY: as above; the bins live in the arena.
         let listed = unsafe { self.check_bins(bins, free_chunks) };
-        assert_eq!(listed, free_chunks, "talcum checks: free chunks missing from the bins");
+        ensure_eq!(
+            self.heaps,
+            listed,
+            free_chunks,
+            "talcum checks: free chunks missing from the bins"
+        );
         for &heap in self.heaps.all() {
             // SAFETY: as above.
             unsafe { self.check_listed(heap, bins, free_chunks) };
@@ -83,7 +130,8 @@ impl<O: OomHandler> Talc<O> {
     /// Walks `heap` chunk by chunk; returns its number of free chunks.
     unsafe fn check_heap(&self, heap: Span) -> usize {
         let (base, acme) = heap.get_base_acme().expect("talcum checks: empty heap");
-        assert!(
+        ensure!(
+            self.heaps,
             base.addr() % WORD == 0 && acme.addr() % WORD == 0,
             "talcum checks: unaligned heap"
         );
@@ -91,34 +139,54 @@ impl<O: OomHandler> Talc<O> {
         let mut below_free = false;
         let mut free_chunks = 0;
         loop {
-            assert!(at.addr() < acme.addr(), "talcum checks: chunks overrun the heap {heap:?}");
+            ensure!(
+                self.heaps,
+                at.addr() < acme.addr(),
+                "talcum checks: chunks overrun the heap {heap:?}"
+            );
             // SAFETY: `at` lies inside the heap.
             let word = unsafe { *at.cast::<usize>() };
             if tag::is_allocated(word) {
                 let top = tag::acme(word);
-                assert!(top > at.addr() && top <= acme.addr(), "talcum checks: bad tag at {at:p}");
-                assert_eq!(
+                ensure!(
+                    self.heaps,
+                    top > at.addr() && top <= acme.addr(),
+                    "talcum checks: bad tag at {at:p}"
+                );
+                ensure_eq!(
+                    self.heaps,
                     tag::is_below_free(word),
                     below_free,
                     "talcum checks: wrong below-free flag at {at:p}"
                 );
                 if top == acme.addr() {
-                    assert_eq!(top - at.addr(), WORD, "talcum checks: sentinel is not one word");
+                    ensure_eq!(
+                        self.heaps,
+                        top - at.addr(),
+                        WORD,
+                        "talcum checks: sentinel is not one word"
+                    );
                     return free_chunks;
                 }
                 below_free = false;
                 at = at.with_addr(top);
             } else {
-                assert!(!below_free, "talcum checks: two free chunks touch at {at:p}");
+                ensure!(self.heaps, !below_free, "talcum checks: two free chunks touch at {at:p}");
                 // SAFETY: a free chunk starts at `at`: its size word is inside it.
                 let size = unsafe { list::size_of(at) };
-                assert!(
+                ensure!(
+                    self.heaps,
                     size >= MIN_CHUNK && size % WORD == 0 && size < acme.addr() - at.addr(),
                     "talcum checks: bad free chunk size {size} at {at:p}"
                 );
                 // SAFETY: the chunk is in the heap.
                 let top_size = unsafe { list::size_below(at.add(size)) };
-                assert_eq!(size, top_size, "talcum checks: free chunk size words differ at {at:p}");
+                ensure_eq!(
+                    self.heaps,
+                    size,
+                    top_size,
+                    "talcum checks: free chunk size words differ at {at:p}"
+                );
                 free_chunks += 1;
                 below_free = true;
                 at = at.wrapping_add(size);
@@ -137,31 +205,36 @@ impl<O: OomHandler> Talc<O> {
             let bit = self.avail_bits() >> bin & 1 == 1;
             // A bin's bit may outlive its last chunk (cleared lazily by the
             // search), never the other way round.
-            assert!(
+            ensure!(
+                self.heaps,
                 bit || node.is_null(),
                 "talcum checks: bin {bin} holds chunks, its bit is clear"
             );
             let mut prev_next = slot;
             while !node.is_null() {
                 count += 1;
-                assert!(
+                ensure!(
+                    self.heaps,
                     count <= limit,
                     "talcum checks: bin lists hold more nodes than free chunks"
                 );
                 let at = node.cast::<u8>();
-                assert!(
+                ensure!(
+                    self.heaps,
                     self.heaps.all().iter().any(|h| h.contains(at)),
                     "talcum checks: bin {bin} links to {at:p}, outside every heap"
                 );
                 // SAFETY: `node` lies in a heap; its size was checked by the walk
                 // if it is a real free chunk, else the asserts below fail.
                 unsafe {
-                    assert_eq!(
+                    ensure_eq!(
+                        self.heaps,
                         (*node).prev_next,
                         prev_next,
                         "talcum checks: broken back link at {at:p}"
                     );
-                    assert_eq!(
+                    ensure_eq!(
+                        self.heaps,
                         bin_of(list::size_of(at)),
                         bin,
                         "talcum checks: chunk {at:p} in wrong bin"
@@ -197,11 +270,17 @@ impl<O: OomHandler> Talc<O> {
                 }
             }
             let bin = (slot.addr() - bins.addr()) / WORD;
-            assert!(
+            ensure!(
+                self.heaps,
                 bins_span.contains(slot.cast()),
                 "talcum checks: free chunk {at:p} not in a bin"
             );
-            assert_eq!(bin, bin_of(size), "talcum checks: free chunk {at:p} in the wrong bin");
+            ensure_eq!(
+                self.heaps,
+                bin,
+                bin_of(size),
+                "talcum checks: free chunk {at:p} in the wrong bin"
+            );
             at = at.wrapping_add(size);
         }
     }
@@ -210,7 +289,9 @@ impl<O: OomHandler> Talc<O> {
     pub(crate) fn check_allocation(&self, ptr: NonNull<u8>) {
         let ptr = ptr.as_ptr();
         let Some(&heap) = self.heaps.all().iter().find(|h| h.contains(ptr)) else {
-            panic!("talcum checks: {ptr:p} is outside every heap: not allocated by this allocator");
+            self.heaps.fail(format_args!(
+                "talcum checks: {ptr:p} is outside every heap: not allocated by this allocator"
+            ));
         };
         let mut at = heap.base();
         let mut first = true;
@@ -226,16 +307,26 @@ impl<O: OomHandler> Talc<O> {
             if ptr.addr() < top {
                 let is_meta = first && heap == self.get_arena();
                 let is_sentinel = top == heap.acme().addr();
-                assert!(
+                ensure!(
+                    self.heaps,
                     tag::is_allocated(word),
                     "talcum checks: {ptr:p} lies in a free chunk: double free or use after free"
                 );
-                assert!(!is_meta && !is_sentinel, "talcum checks: {ptr:p} is not an allocation");
-                assert!(ptr.addr() > at.addr(), "talcum checks: {ptr:p} is not an allocation");
+                ensure!(
+                    self.heaps,
+                    !is_meta && !is_sentinel,
+                    "talcum checks: {ptr:p} is not an allocation"
+                );
+                ensure!(
+                    self.heaps,
+                    ptr.addr() > at.addr(),
+                    "talcum checks: {ptr:p} is not an allocation"
+                );
                 // SAFETY: `ptr` is past the tag, so `ptr - WORD` is in this chunk.
                 let below = unsafe { *crate::talc::heap_ptr::<usize>(ptr.addr() - WORD) };
                 let tag_at = if tag::is_allocated(below) { ptr.addr() - WORD } else { below };
-                assert_eq!(
+                ensure_eq!(
+                    self.heaps,
                     tag_at,
                     at.addr(),
                     "talcum checks: {ptr:p} is not the start of an allocation"
@@ -244,6 +335,92 @@ impl<O: OomHandler> Talc<O> {
             }
             first = false;
             at = at.with_addr(top);
+        }
+    }
+}
+
+/// Set by a wrapper on entry, cleared on exit (also when a fault unwinds
+/// through it): while its flag is raised, the wrapper's calls go to the
+/// reserve. The flag clears after the lock is released, as this guard is
+/// made before the lock is taken.
+pub(crate) struct Reporting<'a>(pub(crate) &'a AtomicBool);
+
+impl Drop for Reporting<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The memory that a panic reporting a fault allocates from: bump
+/// allocated, never reused.
+const RESERVE_SIZE: usize = 64 << 10;
+static mut RESERVE: [u8; RESERVE_SIZE] = [0; RESERVE_SIZE];
+static RESERVE_USED: AtomicUsize = AtomicUsize::new(0);
+
+/// A block from the reserve for `layout`, or null when it is used up.
+pub(crate) fn reserve_alloc(layout: Layout) -> *mut u8 {
+    let base = (&raw mut RESERVE).cast::<u8>();
+    let mut used = RESERVE_USED.load(Ordering::Relaxed);
+    loop {
+        let start = (base.addr() + used).next_multiple_of(layout.align()) - base.addr();
+        let Some(end) = start.checked_add(layout.size()).filter(|&e| e <= RESERVE_SIZE) else {
+            return null_mut();
+        };
+        match RESERVE_USED.compare_exchange(used, end, Ordering::Relaxed, Ordering::Relaxed) {
+            // SAFETY: `start..end` lies in the reserve, and is handed out once.
+            Ok(_) => return unsafe { base.add(start) },
+            Err(now) => used = now,
+        }
+    }
+}
+
+/// Whether `ptr` came from the reserve (freeing it does nothing).
+pub(crate) fn in_reserve(ptr: *mut u8) -> bool {
+    let base = (&raw mut RESERVE).cast::<u8>().addr();
+    (base..base + RESERVE_SIZE).contains(&ptr.addr())
+}
+
+/// `GlobalAlloc::realloc` while a fault is reported, or of a reserve block:
+/// a reserve block, or one from `alloc`; the old block is left as it is
+/// (its `Talc` may be the one being reported).
+///
+/// # Safety
+/// As for `GlobalAlloc::realloc`.
+pub(crate) unsafe fn reserve_realloc(
+    alloc: impl FnOnce(Layout) -> *mut u8,
+    ptr: *mut u8,
+    layout: Layout,
+    new_size: usize,
+) -> *mut u8 {
+    // SAFETY: `GlobalAlloc::realloc`'s contract makes the layout valid.
+    let new = alloc(unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) });
+    if !new.is_null() {
+        // SAFETY: both blocks hold at least the bytes copied, and differ.
+        unsafe { new.copy_from_nonoverlapping(ptr, layout.size().min(new_size)) };
+    }
+    new
+}
+
+impl<O: OomHandler> Talc<O> {
+    /// Calls `f` with every free chunk of every heap (feature `checks`): a
+    /// test oracle can tell from them whether a request must succeed
+    /// without the OOM handler.
+    pub fn for_each_free_chunk(&self, mut f: impl FnMut(Span)) {
+        for &heap in self.heaps.all() {
+            let mut at = heap.base();
+            while at != heap.acme() {
+                // SAFETY: `check` proved this tiling after the last operation.
+                let word = unsafe { *at.cast::<usize>() };
+                let top = if tag::is_allocated(word) {
+                    tag::acme(word)
+                } else {
+                    // SAFETY: `at` is a free chunk.
+                    let top = at.addr() + unsafe { list::size_of(at) };
+                    f(Span::new(at, at.with_addr(top)));
+                    top
+                };
+                at = at.with_addr(top);
+            }
         }
     }
 }

@@ -71,11 +71,10 @@ pub use counters::Counters;
 pub use oom::{ErrOnOom, InitOnOom, OomHandler};
 pub use span::Span;
 pub use talc::Talc;
-pub use talck::{Talck, TalckRef, TalckSingleThreaded};
+pub use talck::{Talck, TalckGuard, TalckRef, TalckSingleThreaded};
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 pub use wasm::TalckWasm;
-#[cfg(target_arch = "wasm32")]
-pub use wasm::{WasmHandler, MIN_GROW_PAGES};
+pub use wasm::{LinearMemory, WasmHandler, WasmMemory, MIN_GROW_PAGES, WASM_PAGE_SIZE};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -9,8 +9,11 @@ use crate::{Span, Talc};
 /// A handler may add memory (with [`Talc::claim`], [`Talc::extend`] or
 /// [`Talc::init`]) and return `Ok(())`, and the allocation is retried; or it
 /// returns `Err(())` and the allocation fails. A handler that returns
-/// `Ok(())` must have added memory enough for `layout` (a free chunk of
-/// `size + align + 2` words is always enough), or the retry calls it again.
+/// `Ok(())` must have added memory enough for `layout`, or the retry calls
+/// it again. A free chunk of `max(size, 2 words)` bytes rounded up to a word,
+/// plus `max(align, 1 word)` bytes, always fits it; a new heap needs one word
+/// more for its sentinel, and a first heap (the arena) `1 + 64` words more
+/// for the metadata.
 pub trait OomHandler: Sized {
     /// Adds memory to `talc` for `layout`, or fails.
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()>;
@@ -29,6 +32,8 @@ impl OomHandler for ErrOnOom {
 /// Claims a given span on the first allocation that needs memory, then
 /// fails like [`ErrOnOom`]. Handy for a static arena in a `const` global.
 ///
+/// It is neither `Copy` nor `Clone`: its span is promised to one `Talc`.
+///
 /// ```
 /// use talcum::{InitOnOom, Span, Talc};
 /// static mut ARENA: [u8; 4096] = [0; 4096];
@@ -36,7 +41,7 @@ impl OomHandler for ErrOnOom {
 /// let talc = Talc::new(unsafe { InitOnOom::new(Span::from_array(&raw mut ARENA)) });
 /// # let _ = talc;
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct InitOnOom(Span);
 
 impl InitOnOom {

@@ -61,8 +61,10 @@ const fn align_up_word(n: usize) -> usize {
 /// }
 /// ```
 pub struct Talc<O: OomHandler> {
-    /// The handler called when no free chunk fits a request.
-    pub oom_handler: O,
+    /// The handler called when no free chunk fits a request. Private: safe
+    /// code must not swap a handler into another `Talc` (see
+    /// [`oom_handler_mut`](Talc::oom_handler_mut)).
+    pub(crate) oom_handler: O,
     /// The bin heads, inside the arena's metadata chunk; null before the
     /// first heap is established.
     bins: *mut *mut FreeNode,
@@ -71,6 +73,9 @@ pub struct Talc<O: OomHandler> {
     avail: u64,
     /// The first heap, which holds the metadata.
     arena: Span,
+    /// The heap most recently added or extended, as it now is (empty when
+    /// truncated away): the one that an OOM handler may grow upward.
+    last_heap: Span,
     #[cfg(feature = "counters")]
     pub(crate) counters: crate::counters::Counters,
     #[cfg(feature = "checks")]
@@ -96,6 +101,7 @@ impl<O: OomHandler> Talc<O> {
             bins: null_mut(),
             avail: 0,
             arena: Span::empty(),
+            last_heap: Span::empty(),
             #[cfg(feature = "counters")]
             counters: crate::counters::Counters::new(),
             #[cfg(feature = "checks")]
@@ -172,9 +178,25 @@ impl<O: OomHandler> Talc<O> {
         // Layouts are at most `isize::MAX` bytes, so this cannot overflow.
         let size = layout.size().max(MIN_PAYLOAD);
         let need = align_up_word(size + WORD);
+        let align = layout.align();
+        // Bins at or above the request's own: every chunk in a higher bin
+        // fits a word-aligned request, so the scan rarely goes past one node.
+        // Past a word's alignment, a chunk of `need + align - WORD` bytes
+        // always fits: the search starts from that size's bin, which skips
+        // chunks that are big enough but would not fit once aligned...
+        let sure = bin_of(if align > WORD { need + (align - WORD) } else { need });
+        // ...and only before the OOM handler is asked does it look at the
+        // bins between, where a chunk fits if its payload lands aligned.
+        let maybe = (u64::MAX << bin_of(need)) & !(u64::MAX << sure);
         loop {
             // SAFETY: the heaps are valid by this function's contract.
-            if let Some(ptr) = unsafe { self.take(need, size, layout.align()) } {
+            let found = unsafe {
+                match self.take(u64::MAX << sure, size, align) {
+                    None if align > WORD => self.take(maybe, size, align),
+                    found => found,
+                }
+            };
+            if let Some(ptr) = found {
                 #[cfg(feature = "counters")]
                 self.counters.allocated(layout.size());
                 #[cfg(feature = "checks")]
@@ -185,20 +207,14 @@ impl<O: OomHandler> Talc<O> {
         }
     }
 
-    /// Finds a free chunk that fits and carves the allocation out of it.
-    /// `need` is the chunk size for `size` at word alignment.
+    /// Finds a free chunk that fits in the bins of `mask` and carves the
+    /// allocation out of it.
     ///
     /// # Safety
-    /// The heaps must be valid.
+    /// The heaps must be valid; `size >= MIN_PAYLOAD`.
     #[inline]
-    unsafe fn take(&mut self, need: usize, size: usize, align: usize) -> Option<NonNull<u8>> {
-        // Bins at or above the request's own; every chunk in a higher bin
-        // fits a word-aligned request, so the scan rarely goes past one node.
-        // Past a word's alignment, a chunk of `need + align - WORD` bytes
-        // always fits: starting from that size's bin skips chunks that are
-        // big enough but would not fit once aligned.
-        let start = if align > WORD { need + (align - WORD) } else { need };
-        let mut bins = self.avail & (u64::MAX << bin_of(start));
+    unsafe fn take(&mut self, mask: u64, size: usize, align: usize) -> Option<NonNull<u8>> {
+        let mut bins = self.avail & mask;
         while bins != 0 {
             let bin = bins.trailing_zeros() as usize;
             // SAFETY: a set bit means the bins exist and the list is valid.
@@ -507,11 +523,13 @@ impl<O: OomHandler> Talc<O> {
     // ----- heaps -----
 
     /// Forgets every heap and allocation, then makes `arena` the first heap,
-    /// which also holds the allocator's metadata (`(1 + 64)` words).
+    /// which also holds the allocator's metadata (`1 + 64` words).
     ///
     /// Returns the heap: `arena` shrunk to word alignment (and lifted off
     /// address 0), or `Err(())`, with no heap, when that is too small for the
-    /// metadata and one word more.
+    /// metadata and four words more (a free chunk of three words and the
+    /// sentinel). After an `Err` the `Talc` has no memory, as from
+    /// [`new`](Talc::new): an OOM handler that grows memory starts afresh.
     ///
     /// # Safety
     /// `arena` must be valid for reads and writes, and used by nothing else,
@@ -522,6 +540,7 @@ impl<O: OomHandler> Talc<O> {
         self.bins = null_mut();
         self.avail = 0;
         self.arena = Span::empty();
+        self.last_heap = Span::empty();
         #[cfg(feature = "counters")]
         {
             self.counters = crate::counters::Counters::new();
@@ -534,9 +553,10 @@ impl<O: OomHandler> Talc<O> {
 
     /// Adds `memory` as a separate heap and returns it (word aligned, lifted
     /// off address 0). If there is no arena yet, this heap becomes the arena
-    /// and holds the metadata. Returns `Err(())` when the memory is too
-    /// small: under four words, or for an arena, under the metadata plus one
-    /// word.
+    /// and holds the metadata. Returns `Err(())`, and touches nothing, when
+    /// the memory is too small: under four words, or for an arena, under the
+    /// metadata plus four words; or when no word-aligned address is left in
+    /// it (say, a span at the very top of the address space).
     ///
     /// # Safety
     /// `memory` must be valid for reads and writes, used by nothing else,
@@ -544,15 +564,13 @@ impl<O: OomHandler> Talc<O> {
     /// `Talc` uses it.
     pub unsafe fn claim(&mut self, memory: Span) -> Result<Span, ()> {
         let heap = heap_span(memory);
-        // Freeing finds a block's tag by address (see `tag_of`).
-        let _ = heap.base().expose_provenance();
         let (base, acme) = heap.get_base_acme().ok_or(())?;
         let first_free = if self.bins.is_null() { META_SIZE } else { 0 };
         if heap.size() < first_free + MIN_CHUNK + WORD {
             return Err(());
         }
-        // SAFETY: the heap is ours, word aligned and big enough; it is not
-        // the continuation of another heap (`top` is null).
+        // SAFETY: the heap is ours, word aligned, off address 0 and big
+        // enough; it is not the continuation of another heap (`top` is null).
         unsafe { self.add_memory(null_mut(), base, acme) };
         Ok(heap)
     }
@@ -562,17 +580,31 @@ impl<O: OomHandler> Talc<O> {
     /// own, which becomes the arena (and holds the metadata) if there is
     /// none yet. Returns `acme`.
     ///
+    /// Every access to the memory goes through the provenance exposed here
+    /// and by earlier calls (see [`heap_ptr`]): `base`'s covers the new
+    /// memory, and an extended heap's old sentinel, which the new free chunk
+    /// takes over, was exposed when that heap was added.
+    ///
     /// # Safety
-    /// `[base, acme)` must be word aligned, off address 0, valid and unused
-    /// as for [`claim`](Talc::claim), and at least `MIN_CHUNK` bytes when it
-    /// extends a heap, else `MIN_CHUNK + WORD` (plus `META_SIZE` for a new
-    /// arena); `top` must be a heap's acme, or null.
+    /// `[base, acme)` must be word aligned, off address 0 (so never equal to
+    /// a null `top`), valid and unused as for [`claim`](Talc::claim), with
+    /// `base`'s provenance, and at least `MIN_CHUNK` bytes when it extends a
+    /// heap, else `MIN_CHUNK + WORD` (plus `META_SIZE` for a new arena);
+    /// `top` must be a heap's acme, or null.
     pub(crate) unsafe fn add_memory(
         &mut self,
         top: *mut u8,
         base: *mut u8,
         acme: *mut u8,
     ) -> *mut u8 {
+        debug_assert!(!base.is_null());
+        // Freeing finds a block's tag by address (see `tag_of`), and an
+        // extension writes across the old top: all through exposed provenance.
+        let (top, base, acme) = (
+            heap_ptr::<u8>(top.addr()),
+            heap_ptr::<u8>(base.expose_provenance()),
+            heap_ptr::<u8>(acme.addr()),
+        );
         let extends = base == top;
         let new_arena = !extends && self.bins.is_null();
         // SAFETY: the memory is ours; every write below lies inside it, or
@@ -606,6 +638,7 @@ impl<O: OomHandler> Talc<O> {
             if new_arena {
                 self.arena = heap;
             }
+            self.last_heap = heap;
             #[cfg(feature = "counters")]
             self.counters.heap_added(heap.size());
             #[cfg(feature = "checks")]
@@ -693,9 +726,13 @@ impl<O: OomHandler> Talc<O> {
             return heap;
         }
         let acme = heap.acme();
-        // SAFETY: forwarded: the memory from `acme` up is handed over, and
-        // it is at least `MIN_CHUNK` bytes.
-        Span::new(heap.base(), unsafe { self.add_memory(acme, acme, acme.with_addr(new_acme)) })
+        // The new memory is reached through the span that hands it over.
+        let new = new_heap.acme();
+        // SAFETY: forwarded: the memory from `acme` up is handed over, with
+        // `new_heap`'s provenance, and it is at least `MIN_CHUNK` bytes.
+        let acme =
+            unsafe { self.add_memory(acme, new.with_addr(acme.addr()), new.with_addr(new_acme)) };
+        Span::new(heap.base(), acme)
     }
 
     /// Shrinks `heap` from the top toward `new_heap`'s acme, never below its
@@ -717,6 +754,9 @@ impl<O: OomHandler> Talc<O> {
         unsafe {
             let free_base = self.take_top(heap.acme());
             if want.is_empty() && free_base == heap.base() && heap != self.arena {
+                if heap == self.last_heap {
+                    self.last_heap = Span::empty();
+                }
                 #[cfg(feature = "counters")]
                 self.counters.heap_removed(heap.size());
                 #[cfg(feature = "checks")]
@@ -735,6 +775,9 @@ impl<O: OomHandler> Talc<O> {
         if old == self.arena.acme() {
             self.arena = Span::new(self.arena.base(), new);
         }
+        if old == self.last_heap.acme() {
+            self.last_heap = Span::new(self.last_heap.base(), new);
+        }
         #[cfg(feature = "counters")]
         self.counters.heap_resized(old.addr(), new.addr());
         #[cfg(feature = "checks")]
@@ -745,9 +788,32 @@ impl<O: OomHandler> Talc<O> {
     }
 
     /// Whether the arena, with the metadata, exists.
-    #[cfg(target_arch = "wasm32")]
     pub(crate) fn has_metadata(&self) -> bool {
         !self.bins.is_null()
+    }
+
+    /// The heap most recently added (by `init`, `claim` or an OOM handler)
+    /// or extended, as it now is; empty before any, and after `init` fails
+    /// or `truncate` removes it. An OOM handler that grows memory upward
+    /// extends this heap when the new memory starts at its acme.
+    pub fn get_last_heap(&self) -> Span {
+        self.last_heap
+    }
+
+    /// The OOM handler.
+    pub fn oom_handler(&self) -> &O {
+        &self.oom_handler
+    }
+
+    /// The OOM handler, to change its state (for example from its own
+    /// [`handle_oom`](OomHandler::handle_oom)).
+    ///
+    /// # Safety
+    /// The handler must not be replaced by, or swapped with, one whose state
+    /// promises memory to another `Talc` or describes another `Talc`'s heaps,
+    /// and must keep whatever promise its own constructor made.
+    pub unsafe fn oom_handler_mut(&mut self) -> &mut O {
+        &mut self.oom_handler
     }
 
     /// The first heap: the arena given to `init` (or the first `claim`), as
@@ -814,7 +880,10 @@ pub(crate) fn heap_ptr<T>(addr: usize) -> *mut T {
 /// off address 0 (a free chunk there would read as a null list link).
 /// Empty when nothing is left.
 pub(crate) fn heap_span(memory: Span) -> Span {
-    let base = memory.base().addr().max(WORD).checked_next_multiple_of(WORD).unwrap_or(0);
+    // Rounding up past the top of the address space leaves nothing.
+    let Some(base) = memory.base().addr().max(WORD).checked_next_multiple_of(WORD) else {
+        return Span::empty();
+    };
     let acme = memory.acme().addr() & !(WORD - 1);
     if acme <= base {
         return Span::empty();

@@ -5,8 +5,10 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
 use core::ptr::{null_mut, NonNull};
+#[cfg(feature = "checks")]
+use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::{OomHandler, Talc};
+use crate::{OomHandler, Span, Talc};
 
 /// The `GlobalAlloc` calls, shared by both wrappers.
 mod raw {
@@ -59,6 +61,9 @@ mod raw {
 /// ```
 pub struct Talck<R: lock_api::RawMutex, O: OomHandler> {
     mutex: lock_api::Mutex<R, Talc<O>>,
+    /// Raised while a fault that `checks` found is reported (see `checks`).
+    #[cfg(feature = "checks")]
+    fault: AtomicBool,
 }
 
 impl<R: lock_api::RawMutex, O: OomHandler> core::fmt::Debug for Talck<R, O> {
@@ -70,18 +75,41 @@ impl<R: lock_api::RawMutex, O: OomHandler> core::fmt::Debug for Talck<R, O> {
 impl<R: lock_api::RawMutex, O: OomHandler> Talck<R, O> {
     /// Wraps `talc` in a lock.
     pub const fn new(talc: Talc<O>) -> Self {
-        Self { mutex: lock_api::Mutex::new(talc) }
+        Self {
+            mutex: lock_api::Mutex::new(talc),
+            #[cfg(feature = "checks")]
+            fault: AtomicBool::new(false),
+        }
     }
 
-    /// Locks the allocator, for heap management (`init`, `claim`, ...) or
-    /// direct calls.
-    pub fn lock(&self) -> lock_api::MutexGuard<'_, R, Talc<O>> {
-        self.mutex.lock()
+    /// Locks the allocator, for heap management (`init`, `claim`, ...),
+    /// direct calls, or a look at its state.
+    pub fn lock(&self) -> TalckGuard<'_, R, O> {
+        self.guard(self.mutex.lock())
     }
 
     /// Locks the allocator if it is free.
-    pub fn try_lock(&self) -> Option<lock_api::MutexGuard<'_, R, Talc<O>>> {
-        self.mutex.try_lock()
+    pub fn try_lock(&self) -> Option<TalckGuard<'_, R, O>> {
+        Some(self.guard(self.mutex.try_lock()?))
+    }
+
+    #[inline]
+    fn guard<'a>(
+        &'a self,
+        #[allow(unused_mut)] mut talc: lock_api::MutexGuard<'a, R, Talc<O>>,
+    ) -> TalckGuard<'a, R, O> {
+        // With `checks`, a fault found while the lock is held raises the flag
+        // (the panic's allocations then use the reserve); it clears once the
+        // guard is dropped, after the lock is released.
+        #[cfg(feature = "checks")]
+        {
+            talc.heaps.fault = &self.fault;
+        }
+        TalckGuard {
+            talc,
+            #[cfg(feature = "checks")]
+            _reporting: crate::checks::Reporting(&self.fault),
+        }
     }
 
     /// Unwraps the `Talc`.
@@ -101,20 +129,110 @@ impl<R: lock_api::RawMutex, O: OomHandler> Talck<R, O> {
 unsafe impl<R: lock_api::RawMutex, O: OomHandler> GlobalAlloc for Talck<R, O> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        #[cfg(feature = "checks")]
+        if self.fault.load(Ordering::SeqCst) {
+            return crate::checks::reserve_alloc(layout);
+        }
         // SAFETY: forwarded.
-        unsafe { raw::alloc(&mut self.lock(), layout) }
+        unsafe { raw::alloc(&mut self.lock().talc, layout) }
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        #[cfg(feature = "checks")]
+        if crate::checks::in_reserve(ptr) {
+            return;
+        }
         // SAFETY: forwarded.
-        unsafe { raw::dealloc(&mut self.lock(), ptr, layout) }
+        unsafe { raw::dealloc(&mut self.lock().talc, ptr, layout) }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        #[cfg(feature = "checks")]
+        if self.fault.load(Ordering::SeqCst) || crate::checks::in_reserve(ptr) {
+            // SAFETY: forwarded.
+            return unsafe {
+                crate::checks::reserve_realloc(|l| self.alloc(l), ptr, layout, new_size)
+            };
+        }
         // SAFETY: forwarded.
-        unsafe { raw::realloc(&mut self.lock(), ptr, layout, new_size) }
+        unsafe { raw::realloc(&mut self.lock().talc, ptr, layout, new_size) }
+    }
+}
+
+/// The locked [`Talc`] of a [`Talck`], from [`Talck::lock`].
+///
+/// It reads the allocator's state through `Deref` (`get_arena`,
+/// `get_counters`, ...), and changes it through `unsafe` methods that
+/// forward to `Talc`'s (`init`, `claim`, `malloc`, ...). It never hands safe
+/// code a `&mut Talc`: through one, safe code could replace or swap the
+/// allocator while blocks allocated from it are live, and their next `free`
+/// would corrupt memory.
+///
+/// ```compile_fail
+/// # use talcum::{ErrOnOom, Talc, Talck};
+/// let talck: Talck<spin::Mutex<()>, ErrOnOom> = Talc::new(ErrOnOom).lock();
+/// *talck.lock() = Talc::new(ErrOnOom); // error: cannot assign through a `Deref`
+/// ```
+pub struct TalckGuard<'a, R: lock_api::RawMutex, O: OomHandler> {
+    // Dropped first: the lock is released before the fault flag clears.
+    talc: lock_api::MutexGuard<'a, R, Talc<O>>,
+    #[cfg(feature = "checks")]
+    _reporting: crate::checks::Reporting<'a>,
+}
+
+impl<R: lock_api::RawMutex, O: OomHandler> core::ops::Deref for TalckGuard<'_, R, O> {
+    type Target = Talc<O>;
+
+    fn deref(&self) -> &Talc<O> {
+        &self.talc
+    }
+}
+
+impl<R: lock_api::RawMutex, O: OomHandler> core::fmt::Debug for TalckGuard<'_, R, O> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(&*self.talc, f)
+    }
+}
+
+/// `unsafe` methods of the guard that forward to `Talc`'s namesakes.
+macro_rules! forward {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {$(
+        #[doc = concat!("[`Talc::", stringify!($name), "`] on the locked allocator.")]
+        ///
+        /// # Safety
+        #[doc = concat!("As for [`Talc::", stringify!($name), "`].")]
+        #[inline]
+        pub unsafe fn $name(&mut self, $($arg: $ty),*) -> $ret {
+            // SAFETY: forwarded to the caller.
+            unsafe { self.talc.$name($($arg),*) }
+        }
+    )*};
+}
+
+impl<R: lock_api::RawMutex, O: OomHandler> TalckGuard<'_, R, O> {
+    forward! {
+        malloc(layout: Layout) -> Result<NonNull<u8>, ()>;
+        free(ptr: NonNull<u8>, layout: Layout) -> ();
+        grow(ptr: NonNull<u8>, old_layout: Layout, new_size: usize) -> Result<NonNull<u8>, ()>;
+        grow_in_place(ptr: NonNull<u8>, old_layout: Layout, new_size: usize) -> Result<NonNull<u8>, ()>;
+        shrink(ptr: NonNull<u8>, layout: Layout, new_size: usize) -> ();
+        realloc(ptr: NonNull<u8>, old_layout: Layout, new_size: usize) -> Result<NonNull<u8>, ()>;
+        init(arena: Span) -> Result<Span, ()>;
+        claim(memory: Span) -> Result<Span, ()>;
+        extend(heap: Span, new_heap: Span) -> Span;
+        truncate(heap: Span, new_heap: Span) -> Span;
+    }
+
+    /// Exclusive access to the `Talc` itself.
+    ///
+    /// # Safety
+    /// The `Talc` must not be replaced or swapped with another (its heaps,
+    /// and the blocks allocated from them, belong to this `Talck`), and its
+    /// OOM handler only as [`Talc::oom_handler_mut`] allows.
+    pub unsafe fn as_mut(&mut self) -> &mut Talc<O> {
+        &mut self.talc
     }
 }
 
@@ -126,10 +244,14 @@ unsafe impl<R: lock_api::RawMutex, O: OomHandler> GlobalAlloc for Talck<R, O> {
 /// `TalckWasm` is this type with the wasm handler.
 pub struct TalckSingleThreaded<O: OomHandler> {
     talc: UnsafeCell<Talc<O>>,
+    /// Raised while a fault that `checks` found is reported (see `checks`).
+    #[cfg(feature = "checks")]
+    fault: AtomicBool,
 }
 
-// SAFETY: `new`'s contract: only one thread ever uses the allocator.
-unsafe impl<O: OomHandler> Sync for TalckSingleThreaded<O> {}
+// SAFETY: `new`'s contract: one thread at a time uses the allocator; it may
+// be a different thread each time, so the handler must be `Send`.
+unsafe impl<O: OomHandler + Send> Sync for TalckSingleThreaded<O> {}
 
 impl<O: OomHandler> core::fmt::Debug for TalckSingleThreaded<O> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -144,14 +266,35 @@ impl<O: OomHandler> TalckSingleThreaded<O> {
     /// The allocator must only ever be used from one thread at a time, and
     /// never re-entered: the OOM handler must not allocate through it.
     pub const unsafe fn new(talc: Talc<O>) -> Self {
-        Self { talc: UnsafeCell::new(talc) }
+        Self {
+            talc: UnsafeCell::new(talc),
+            #[cfg(feature = "checks")]
+            fault: AtomicBool::new(false),
+        }
+    }
+
+    /// The `Talc`, for one `GlobalAlloc` call.
+    ///
+    /// # Safety
+    /// As for [`talc`](Self::talc).
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn for_call(&self) -> &mut Talc<O> {
+        // SAFETY: forwarded.
+        let talc = unsafe { self.talc() };
+        #[cfg(feature = "checks")]
+        {
+            talc.heaps.fault = &self.fault;
+        }
+        talc
     }
 
     /// Exclusive access to the `Talc`, for heap management or direct calls.
     ///
     /// # Safety
     /// No other reference to the `Talc` may be in use (including a running
-    /// allocation on this thread), for as long as the returned one lives.
+    /// allocation on this thread), for as long as the returned one lives;
+    /// and, as for [`TalckGuard::as_mut`], the `Talc` must not be replaced.
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn talc(&self) -> &mut Talc<O> {
         // SAFETY: the caller guarantees exclusivity.
@@ -163,20 +306,41 @@ impl<O: OomHandler> TalckSingleThreaded<O> {
 unsafe impl<O: OomHandler> GlobalAlloc for TalckSingleThreaded<O> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        #[cfg(feature = "checks")]
+        if self.fault.load(Ordering::SeqCst) {
+            return crate::checks::reserve_alloc(layout);
+        }
+        #[cfg(feature = "checks")]
+        let _reporting = crate::checks::Reporting(&self.fault);
         // SAFETY: exclusive by `new`'s contract; forwarded.
-        unsafe { raw::alloc(self.talc(), layout) }
+        unsafe { raw::alloc(self.for_call(), layout) }
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        #[cfg(feature = "checks")]
+        if crate::checks::in_reserve(ptr) {
+            return;
+        }
+        #[cfg(feature = "checks")]
+        let _reporting = crate::checks::Reporting(&self.fault);
         // SAFETY: exclusive by `new`'s contract; forwarded.
-        unsafe { raw::dealloc(self.talc(), ptr, layout) }
+        unsafe { raw::dealloc(self.for_call(), ptr, layout) }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        #[cfg(feature = "checks")]
+        if self.fault.load(Ordering::SeqCst) || crate::checks::in_reserve(ptr) {
+            // SAFETY: forwarded.
+            return unsafe {
+                crate::checks::reserve_realloc(|l| self.alloc(l), ptr, layout, new_size)
+            };
+        }
+        #[cfg(feature = "checks")]
+        let _reporting = crate::checks::Reporting(&self.fault);
         // SAFETY: exclusive by `new`'s contract; forwarded.
-        unsafe { raw::realloc(self.talc(), ptr, layout, new_size) }
+        unsafe { raw::realloc(self.for_call(), ptr, layout, new_size) }
     }
 }
 

@@ -4,22 +4,26 @@
 //! Growth: when no free chunk fits, the handler asks `memory.grow` for the
 //! pages the request needs (its size, its alignment, the chunk's tag and
 //! the heap's sentinel, and the metadata on first use), less the free chunk
-//! on top of its heap when that heap ends where memory does (the new pages
-//! will join it), and no more: see [`MIN_GROW_PAGES`]. If the new pages
-//! start where its heap ends, the heap is extended, so freed memory joins
-//! across growth steps. If not, someone else (JavaScript, another
-//! allocator, a direct `memory.grow`) grew memory in between: the new pages
-//! become a separate heap, and the foreign pages are never touched.
-
-#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+//! on top of the allocator's last heap when that heap ends where memory does
+//! (the new pages will join it), and no more: see [`MIN_GROW_PAGES`]. If the
+//! new pages start where that heap ends, the heap is extended, so freed
+//! memory joins across growth steps. If not, someone else (JavaScript,
+//! another allocator, a direct `memory.grow`) grew memory in between: the
+//! new pages become a separate heap, and the foreign pages are never touched.
+//!
+//! The memory is a [`LinearMemory`]: WebAssembly's own ([`WasmMemory`]) in
+//! a wasm build, where it compiles to the two instructions; a simulated one
+//! over a host buffer in the native tests, Miri and the fuzzer, which thus
+//! run this very handler.
 
 use core::alloc::Layout;
 
 use crate::talc::{META_SIZE, WORD};
-#[cfg(target_arch = "wasm32")]
-use crate::{OomHandler, Talc};
+use crate::{OomHandler, Span, Talc};
 
-const PAGE: usize = 1 << 16;
+/// The size of a WebAssembly page: linear memory grows by whole pages.
+pub const WASM_PAGE_SIZE: usize = 1 << 16;
+const PAGE: usize = WASM_PAGE_SIZE;
 
 /// The fewest pages grown at once. Measured in V8 (`size-report/EXPERIMENTS.md`):
 /// growing 4 or 16 pages at a time was no faster than growing exactly what a
@@ -27,32 +31,103 @@ const PAGE: usize = 1 << 16;
 /// talcum grows exactly what is needed.
 pub const MIN_GROW_PAGES: usize = 1;
 
-#[cfg(target_arch = "wasm32")]
-/// Grows WebAssembly linear memory when the allocator runs out.
-#[derive(Debug)]
-pub struct WasmHandler {
-    /// The top of the heap this handler grew last: the one to extend
-    /// next time (null before the first).
-    top: *mut u8,
+/// A linear memory that grows by pages of [`WASM_PAGE_SIZE`] bytes and never
+/// shrinks: what [`WasmHandler`] grows. [`WasmMemory`] is WebAssembly's own
+/// (`memory.size` and `memory.grow`); tests implement it over a host buffer
+/// to drive the real handler natively, under Miri and in the fuzzer.
+///
+/// # Safety
+/// An implementation promises, for each value of it:
+/// * [`grow`](LinearMemory::grow) returns `None`, or memory that is valid for
+///   reads and writes, word aligned, not at address 0, and used by nothing
+///   else (not even by an earlier `grow`), for as long as the program runs;
+///   it is `pages` pages long, or one word less when it ends at the top of
+///   the address space (where its acme could not be represented).
+/// * [`end`](LinearMemory::end) returns where the next `grow` would start
+///   if nobody else grew the memory first (0 when that is past the top of the
+///   address space), and the memory below it is never handed out again.
+pub unsafe trait LinearMemory {
+    /// The address where the memory ends now.
+    fn end(&self) -> usize;
+    /// Grows the memory by `pages` pages and returns them, or `None` when the
+    /// memory cannot grow that much.
+    fn grow(&mut self, pages: usize) -> Option<Span>;
 }
 
+/// WebAssembly's linear memory 0, grown with `memory.grow`. It implements
+/// [`LinearMemory`] on wasm32 only.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WasmMemory;
+
+// SAFETY: `memory.grow` returns fresh pages that nobody else was given; they
+// stay valid forever (memory never shrinks); they start at the old size,
+// which `end` reports, and are never at address 0 (memory was not empty:
+// this code lives in it). At the 4 GiB end, the acme stops one word short.
 #[cfg(target_arch = "wasm32")]
-impl WasmHandler {
-    /// A handler with no memory yet.
-    pub const fn new() -> Self {
-        Self { top: core::ptr::null_mut() }
+unsafe impl LinearMemory for WasmMemory {
+    #[inline]
+    fn end(&self) -> usize {
+        // Wraps to 0 at 4 GiB, and only there: memory holds at most 2^16 pages.
+        core::arch::wasm32::memory_size(0).wrapping_mul(PAGE)
+    }
+
+    #[inline]
+    fn grow(&mut self, pages: usize) -> Option<Span> {
+        let old_pages = core::arch::wasm32::memory_grow(0, pages);
+        if old_pages == usize::MAX {
+            return None;
+        }
+        // The region's end may be 2^32, which does not fit in a `usize` (the
+        // product wraps to 0 there, and only there): it then stops one word
+        // short.
+        let base = core::ptr::with_exposed_provenance_mut::<u8>(old_pages * PAGE);
+        let end = (old_pages + pages).wrapping_mul(PAGE);
+        Some(Span::new(base, base.with_addr(if end == 0 { usize::MAX & !(WORD - 1) } else { end })))
     }
 }
 
-// SAFETY: `top` is only an address to compare with, and to extend from under
-// the owning `Talc`'s exclusive access.
-#[cfg(target_arch = "wasm32")]
-unsafe impl Send for WasmHandler {}
+/// An [`OomHandler`] that grows linear memory when the allocator runs out.
+///
+/// When no free chunk fits, it grows the pages the request needs (its size,
+/// its alignment, the chunk's tag and the heap's sentinel, and the metadata
+/// on first use), less the free chunk on top of the `Talc`'s last heap
+/// ([`Talc::get_last_heap`]) when that heap ends where memory does (the new
+/// pages will join it), and no more: see [`MIN_GROW_PAGES`]. If the new pages
+/// start where that heap ends, the heap is extended, so freed memory joins
+/// across growth steps. If not, someone else (JavaScript, another allocator,
+/// a direct `memory.grow`) grew memory in between, or the heap was truncated:
+/// the new pages become a separate heap, and pages that are not ours are
+/// never touched.
+///
+/// The handler keeps no state of its own beyond the memory: what it extends
+/// is read from its `Talc` at each call, so it follows `init`, `claim`,
+/// `extend` and `truncate`. After `init` (or an `init` that failed) growth
+/// starts a new arena; after `truncate` of the last heap, the next growth
+/// starts a separate heap (wasm memory cannot shrink, so the released pages
+/// stay unused by this allocator); after `claim`, the claimed heap is the
+/// one extended if memory ends where it does.
+#[derive(Debug, Default)]
+pub struct WasmHandler<M = WasmMemory> {
+    memory: M,
+}
 
 #[cfg(target_arch = "wasm32")]
-impl Default for WasmHandler {
-    fn default() -> Self {
-        Self::new()
+impl WasmHandler<WasmMemory> {
+    /// The handler for WebAssembly's own memory.
+    pub const fn new() -> Self {
+        Self { memory: WasmMemory }
+    }
+}
+
+impl<M: LinearMemory> WasmHandler<M> {
+    /// A handler that grows `memory`.
+    pub const fn with_memory(memory: M) -> Self {
+        Self { memory }
+    }
+
+    /// The memory this handler grows.
+    pub fn memory(&self) -> &M {
+        &self.memory
     }
 }
 
@@ -76,38 +151,28 @@ fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> usize {
     pages as usize
 }
 
-#[cfg(target_arch = "wasm32")]
-impl OomHandler for WasmHandler {
+impl<M: LinearMemory> OomHandler for WasmHandler<M> {
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
-        use core::arch::wasm32::{memory_grow, memory_size};
-        let top = talc.oom_handler.top;
-        // When our heap ends where memory does, the new pages will extend
-        // it, and its free top (with the old sentinel) joins them: only the
-        // rest must be grown. (Should someone grow memory first after all,
-        // the pages become a heap of their own, too small, and the next call
-        // sizes the request in full.)
-        let reused = if !top.is_null() && top.addr() == memory_size(0).wrapping_mul(PAGE) {
-            // SAFETY: `top` is the acme of our heap.
+        let heap = talc.get_last_heap();
+        let top = heap.acme();
+        // When the last heap ends where memory does, the new pages will
+        // extend it, and its free top (with the old sentinel) joins them: only
+        // the rest must be grown. (Should someone grow memory first after
+        // all, the pages become a heap of their own, too small, and the next
+        // call sizes the request in full.)
+        let reused = if !heap.is_empty() && top.addr() == talc.oom_handler.memory.end() {
+            // SAFETY: `heap` is a heap of this `Talc`, as it now is.
             top.addr() - unsafe { Talc::<Self>::free_top(top) }.addr()
         } else {
             0
         };
         let pages = pages_for(layout, !talc.has_metadata(), reused);
-        let old_pages = memory_grow(0, pages);
-        if old_pages == usize::MAX {
-            return Err(());
-        }
-        // The region's end may be 2^32, which does not fit in a `usize` (the
-        // product wraps to 0 there, and only there: memory holds at most 2^16
-        // pages): the heap then stops one word short.
-        let base = core::ptr::with_exposed_provenance_mut::<u8>(old_pages * PAGE);
-        let end = (old_pages + pages).wrapping_mul(PAGE);
-        let acme = base.with_addr(if end == 0 { usize::MAX & !(WORD - 1) } else { end });
-        // SAFETY: the grown pages are new and ours alone, page aligned and
-        // big enough (`pages_for`), and not at address 0: memory was not
-        // empty before, since this `Talc` itself lives in it. `top` is our
-        // heap's acme, or null.
-        talc.oom_handler.top = unsafe { talc.add_memory(top, base, acme) };
+        let (base, acme) =
+            talc.oom_handler.memory.grow(pages).ok_or(())?.get_base_acme().ok_or(())?;
+        // SAFETY: the grown pages are new and ours alone, word aligned, off
+        // address 0 and big enough (`LinearMemory`'s contract, `pages_for`);
+        // `top` is the last heap's acme, or null with no heap.
+        unsafe { talc.add_memory(top, base, acme) };
         Ok(())
     }
 }

@@ -7,6 +7,8 @@ use std::ptr::NonNull;
 
 use talcum::{OomHandler, Span, Talc};
 
+pub mod sim;
+
 /// xorshift64*: small, seeded, reproducible.
 pub struct Rng(u64);
 
@@ -121,6 +123,11 @@ impl Model {
     pub fn len(&self) -> usize {
         self.blocks.len()
     }
+
+    /// The addresses of the live blocks.
+    pub fn addrs(&self) -> Vec<usize> {
+        self.blocks.keys().copied().collect()
+    }
 }
 
 /// Checks the first `len` bytes of a block against its pattern.
@@ -143,3 +150,18 @@ pub fn free_all<O: OomHandler>(talc: &mut Talc<O>, model: &mut Model) {
 
 /// Whether tests run under Miri (fewer iterations there).
 pub const MIRI: bool = cfg!(miri);
+
+/// Whether some free chunk of `talc` can hold `layout` (its payload aligned,
+/// at least two words, after a one-word tag): then `malloc` must succeed
+/// without asking the OOM handler.
+#[cfg(feature = "checks")]
+pub fn fits<O: OomHandler>(talc: &Talc<O>, layout: Layout) -> bool {
+    const WORD: usize = core::mem::size_of::<usize>();
+    let size = layout.size().max(2 * WORD).next_multiple_of(WORD);
+    let mut found = false;
+    talc.for_each_free_chunk(|chunk| {
+        let payload = (chunk.base().addr() + WORD).next_multiple_of(layout.align());
+        found |= payload.checked_add(size).is_some_and(|end| end <= chunk.acme().addr());
+    });
+    found
+}

@@ -1,0 +1,339 @@
+//! The real `WasmHandler`, driven natively over a simulated linear memory
+//! (`common::sim`): growth, extension across steps, the free top counted
+//! toward growth, foreign growth between `memory.size` and `memory.grow`,
+//! refusals, the top of the address space, and its interplay with `init`,
+//! `claim` and `truncate`.
+
+mod common;
+
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+use common::sim::SimMemory;
+use common::{Model, Rng, MIRI};
+use talcum::{Span, Talc, WasmHandler, WASM_PAGE_SIZE as PAGE};
+
+const WORD: usize = core::mem::size_of::<usize>();
+
+type SimTalc<'a> = Talc<WasmHandler<&'a SimMemory>>;
+
+fn talc(sim: &SimMemory) -> SimTalc<'_> {
+    Talc::new(WasmHandler::with_memory(sim))
+}
+
+fn layout(size: usize, align: usize) -> Layout {
+    Layout::from_size_align(size, align).unwrap()
+}
+
+/// Allocates, writes the block, and checks it lies in our pages.
+fn alloc(talc: &mut SimTalc<'_>, sim: &SimMemory, l: Layout) -> NonNull<u8> {
+    // SAFETY: the heaps are the simulated memory's, alive as long as `sim`.
+    let p = unsafe { talc.malloc(l) }.expect("allocation");
+    assert_eq!(p.as_ptr().addr() % l.align(), 0);
+    assert!(sim.span().contains(p.as_ptr()));
+    assert!(!sim.overlaps_foreign(p.as_ptr().addr(), l.size()), "block on a foreign page");
+    // SAFETY: the block is ours, `l.size()` bytes.
+    unsafe { p.as_ptr().write_bytes(0xC3, l.size()) };
+    p
+}
+
+#[test]
+fn first_growth_makes_the_arena_then_growth_extends_it() {
+    let sim = SimMemory::new(64, 1);
+    let mut talc = talc(&sim);
+    let small = layout(1, 1);
+    let p = alloc(&mut talc, &sim, small);
+    // One page: the metadata and a byte fit in it.
+    assert_eq!((sim.grows.get(), sim.grown_pages.get()), (1, 1));
+    let arena = talc.get_arena();
+    assert_eq!(arena, Span::new(arena.base(), arena.base().wrapping_add(PAGE)));
+    assert_eq!(arena.base().addr(), sim.page_addr(1));
+    assert_eq!(talc.get_last_heap(), arena);
+
+    let big = layout(5 * PAGE, 8);
+    let blocks: Vec<_> = (0..6).map(|_| alloc(&mut talc, &sim, big)).collect();
+    // Every step extended the one heap.
+    assert_eq!(talc.get_last_heap(), talc.get_arena());
+    assert_eq!(talc.get_arena().acme().addr(), sim.end_addr());
+    let grows = sim.grows.get();
+    // SAFETY: each block is live with its layout.
+    unsafe {
+        for b in blocks {
+            talc.free(b, big);
+        }
+        talc.free(p, small);
+    }
+    // Freed memory merged across the growth steps: all of it fits again.
+    let whole = layout(talc.get_allocatable_span().size() - WORD, 8);
+    let q = alloc(&mut talc, &sim, whole);
+    assert_eq!(sim.grows.get(), grows, "no growth for memory that is already free");
+    // SAFETY: live, with its layout.
+    unsafe { talc.free(q, whole) };
+    sim.check_foreign();
+}
+
+#[test]
+fn the_free_top_counts_toward_growth() {
+    let sim = SimMemory::new(64, 1);
+    let mut talc = talc(&sim);
+    let eight = layout(8 * PAGE, 8);
+    let p = alloc(&mut talc, &sim, eight);
+    // SAFETY: live, with its layout.
+    unsafe { talc.free(p, eight) };
+    let before = sim.grown_pages.get();
+    let twelve = layout(12 * PAGE, 8);
+    let q = alloc(&mut talc, &sim, twelve);
+    let grown = sim.grown_pages.get() - before;
+    assert!((4..=5).contains(&grown), "grew {grown} pages for 12 over a free top of 8");
+    // SAFETY: live, with its layout.
+    unsafe { talc.free(q, twelve) };
+}
+
+#[test]
+fn foreign_growth_between_size_and_grow_makes_a_separate_heap() {
+    let sim = SimMemory::new(64, 1);
+    let mut talc = talc(&sim);
+    let a = alloc(&mut talc, &sim, layout(100, 8));
+    let arena = talc.get_arena();
+    // Someone grows two pages between our `memory.size` and `memory.grow`:
+    // the free top was counted, but the pages do not follow our heap.
+    sim.foreign_next.set(2);
+    let big = layout(3 * PAGE, 8);
+    let b = alloc(&mut talc, &sim, big);
+    assert_eq!(talc.get_arena(), arena, "the arena was not extended over foreign pages");
+    let heap = talc.get_last_heap();
+    assert_ne!(heap, arena);
+    assert!(heap.base().addr() >= sim.page_addr(4));
+    // Growth goes on from the new heap.
+    let c = alloc(&mut talc, &sim, big);
+    assert_eq!(talc.get_last_heap().base(), heap.base());
+    sim.check_foreign();
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        talc.free(a, layout(100, 8));
+        talc.free(b, big);
+        talc.free(c, big);
+    }
+    sim.check_foreign();
+}
+
+#[test]
+fn refused_growth_fails_cleanly_and_allocation_recovers() {
+    let sim = SimMemory::new(16, 1);
+    sim.max.set(6);
+    let mut talc = talc(&sim);
+    let l = layout(PAGE / 2, 16);
+    let mut model = Model::default();
+    let mut id = 0;
+    // SAFETY: the heaps are the simulated memory's.
+    while let Ok(p) = unsafe { talc.malloc(l) } {
+        model.insert_with_id(p, l, id, 0);
+        id += 1;
+        assert!(id < 100, "growth beyond the maximum");
+    }
+    assert_eq!(sim.pages(), 6);
+    // A refusal once, then growth works again.
+    for addr in model.addrs().into_iter().step_by(2) {
+        let b = model.remove(addr);
+        // SAFETY: live, with its layout.
+        unsafe { talc.free(b.ptr, b.layout) };
+    }
+    let p = alloc(&mut talc, &sim, l);
+    sim.max.set(16);
+    sim.refuse_next.set(true);
+    // SAFETY: the heaps are the simulated memory's.
+    assert!(unsafe { talc.malloc(layout(4 * PAGE, 8)) }.is_err());
+    let q = alloc(&mut talc, &sim, layout(4 * PAGE, 8));
+    for addr in model.addrs() {
+        let b = model.remove(addr);
+        // SAFETY: live, with its layout.
+        unsafe { talc.free(b.ptr, b.layout) };
+    }
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        talc.free(p, l);
+        talc.free(q, layout(4 * PAGE, 8));
+    }
+    sim.check_foreign();
+}
+
+#[test]
+fn memory_reaching_the_top_of_the_address_space() {
+    let sim = SimMemory::at_top_of_address_space(8, 1);
+    let mut talc = talc(&sim);
+    let l = layout(PAGE - 64, 8);
+    let mut blocks = Vec::new();
+    // SAFETY: the heaps are the simulated memory's.
+    while let Ok(p) = unsafe { talc.malloc(l) } {
+        blocks.push(p);
+        assert!(blocks.len() < 20);
+    }
+    assert_eq!(sim.pages(), 8);
+    let arena = talc.get_arena();
+    assert_eq!(arena.acme().addr(), sim.span().acme().addr() - WORD, "the heap stops a word short");
+    for &p in &blocks {
+        assert!(p.as_ptr().addr() + l.size() <= arena.acme().addr());
+    }
+    // SAFETY: live blocks with their layout.
+    unsafe {
+        for p in blocks {
+            talc.free(p, l);
+        }
+    }
+    let whole = layout(talc.get_allocatable_span().size() - WORD, 8);
+    let p = alloc(&mut talc, &sim, whole);
+    // SAFETY: live, with its layout.
+    unsafe { talc.free(p, whole) };
+}
+
+/// Defect: the handler kept the top of a heap that `init` had forgotten,
+/// and "extended" it, pushing through null bins.
+#[test]
+fn init_that_fails_after_growth_starts_afresh() {
+    let sim = SimMemory::new(16, 1);
+    let mut talc = talc(&sim);
+    let a = alloc(&mut talc, &sim, layout(3000, 8));
+    let _ = a;
+    let mut tiny = [0usize; 8];
+    // SAFETY: `tiny` outlives its use: `init` refuses it (too small for the
+    // metadata), and the old heap's blocks are abandoned, never used again.
+    assert!(unsafe { talc.init(Span::from(&mut tiny)) }.is_err());
+    assert!(talc.get_arena().is_empty() && talc.get_last_heap().is_empty());
+    let b = alloc(&mut talc, &sim, layout(100, 8));
+    let arena = talc.get_arena();
+    assert!(arena.contains(b.as_ptr()));
+    assert!(arena.base().addr() >= sim.page_addr(2), "a new arena in new pages");
+    let c = alloc(&mut talc, &sim, layout(2 * PAGE, 8));
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        talc.free(b, layout(100, 8));
+        talc.free(c, layout(2 * PAGE, 8));
+    }
+}
+
+/// Defect: after `truncate` of the grown heap, the next growth took a
+/// released word for its old sentinel.
+#[test]
+fn growth_after_truncating_the_grown_heap() {
+    let sim = SimMemory::new(16, 1);
+    let mut talc = talc(&sim);
+    let a = alloc(&mut talc, &sim, layout(100, 8));
+    let big = layout(2 * PAGE, 8);
+    let b = alloc(&mut talc, &sim, big);
+    // SAFETY: live, with its layout.
+    unsafe { talc.free(b, big) };
+    let arena = talc.get_arena();
+    // SAFETY: the arena is this `Talc`'s heap, as last returned.
+    let cut = unsafe { talc.truncate(arena, Span::empty()) };
+    assert!(cut.acme().addr() < arena.acme().addr());
+    assert_eq!(talc.get_last_heap(), cut);
+    // The released pages are not ours any more: growth makes a new heap.
+    let c = alloc(&mut talc, &sim, big);
+    assert_ne!(talc.get_last_heap(), talc.get_arena());
+    let d = alloc(&mut talc, &sim, layout(PAGE, 8));
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        talc.free(a, layout(100, 8));
+        talc.free(c, big);
+        talc.free(d, layout(PAGE, 8));
+    }
+}
+
+/// A claimed heap that ends where memory does is extended by growth; one
+/// elsewhere is not.
+#[test]
+fn claim_and_growth() {
+    let sim = SimMemory::new(16, 1);
+    let mut talc = talc(&sim);
+    let mut elsewhere = common::Arena::new(8192);
+    let a = alloc(&mut talc, &sim, layout(100, 8));
+    // SAFETY: `elsewhere` outlives `talc` and serves nothing else.
+    let heap = unsafe { talc.claim(elsewhere.span()) }.unwrap();
+    assert_eq!(talc.get_last_heap(), heap);
+    let big = layout(2 * PAGE, 8);
+    let b = alloc(&mut talc, &sim, big);
+    let grown = talc.get_last_heap();
+    assert!(grown != heap && grown != talc.get_arena());
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        talc.free(a, layout(100, 8));
+        talc.free(b, big);
+    }
+    // The claimed buffer outlives the allocator.
+    let _ = talc;
+    drop(elsewhere);
+}
+
+/// Random requests with foreign growth, refusals and truncation in between;
+/// with `checks` every request that a free chunk fits must succeed without
+/// growth, and every failure must be a refusal or the maximum.
+#[test]
+fn random_growth_with_interference() {
+    let seeds = if MIRI { 1 } else { 12 };
+    for seed in 0..seeds {
+        let sim = SimMemory::new(if MIRI { 24 } else { 256 }, 1);
+        let mut talc = talc(&sim);
+        let mut rng = Rng::new(seed + 1);
+        let mut model = Model::default();
+        let ops = if MIRI { 150 } else { 3000 };
+        for i in 0..ops {
+            match rng.range(0, 99) {
+                0..=2 => sim.foreign_next.set(rng.range(1, 2)),
+                3 => sim.refuse_next.set(true),
+                4 if model.len() == 0 => {
+                    let heap = talc.get_last_heap();
+                    // SAFETY: the last heap is this `Talc`'s, as it now is.
+                    unsafe { talc.truncate(heap, Span::empty()) };
+                }
+                5..=54 => {
+                    let max = if MIRI { PAGE / 4 } else { 5 * PAGE };
+                    let align =
+                        if rng.chance(80) { 1 << rng.range(0, 4) } else { 1 << rng.range(4, 17) };
+                    let l = layout(rng.size(max), align);
+                    #[cfg(feature = "checks")]
+                    let fits = common::fits(&talc, l);
+                    let grows = sim.grows.get();
+                    let refused = sim.refuse_next.get();
+                    // SAFETY: the heaps are the simulated memory's.
+                    match unsafe { talc.malloc(l) } {
+                        Ok(p) => {
+                            #[cfg(feature = "checks")]
+                            if fits {
+                                assert_eq!(
+                                    sim.grows.get(),
+                                    grows,
+                                    "op {i}: grew for {l:?}, which fit"
+                                );
+                            }
+                            assert!(!sim.overlaps_foreign(p.as_ptr().addr(), l.size()));
+                            model.insert_with_id(p, l, i as u64, 0);
+                        }
+                        Err(()) => {
+                            #[cfg(feature = "checks")]
+                            assert!(!fits, "op {i}: {l:?} failed where a free chunk fits");
+                            let room = (sim.max.get() - sim.pages()) * PAGE;
+                            assert!(
+                                refused || room < l.size() + l.align() + 2 * PAGE,
+                                "op {i}: {l:?} failed with {room} bytes of memory left to grow"
+                            );
+                            let _ = grows;
+                        }
+                    }
+                }
+                _ => {
+                    if let Some(addr) = model.pick(&mut rng) {
+                        let b = model.remove(addr);
+                        // SAFETY: live, with its layout.
+                        unsafe { talc.free(b.ptr, b.layout) };
+                    }
+                }
+            }
+        }
+        for addr in model.addrs() {
+            let b = model.remove(addr);
+            // SAFETY: live, with its layout.
+            unsafe { talc.free(b.ptr, b.layout) };
+        }
+        sim.check_foreign();
+    }
+}

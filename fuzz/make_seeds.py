@@ -237,52 +237,146 @@ write(
     + h_init(2, 4096, 10000) + h_malloc(64) + h_truncate(0, False, 100000) + H_CHECK,
 )
 
-# --- oom_growth: mode byte (bit 0: InitOnOom; bits 1..: Grower's minimum
-# step), then op % 8: 0-2 malloc(layout) | 3-4 free(idx) | 5 realloc(idx, size) |
-# 6 extra (Grower: 0-1 foreign pages(n), 2 refuse next, 3 step) | 7 check
+# --- oom_growth: mode byte (bit 0: InitOnOom; growth mode: bits 1-2 the
+# memory's size [8, 16, 32, 64] pages, bit 3 its end at the top of the address
+# space, bits 4-5 pages grown by someone else first), then op % 16:
+# 0-4 malloc(layout) | 5-7 free(idx) | 8 realloc(idx, size) |
+# 9 foreign growth now(n) | 10 interference (0 foreign_next(n), 1 refuse next,
+# 2 max = pages + k, 3 max = all) | 11 truncate | 12 init | 13 claim |
+# 14 check | 15 free everything and check that the heaps merged.
+# (InitOnOom mode: 9-13 are mallocs.)
+def o_mode(cap=64, top=False, initial=0):
+    return bytes([([8, 16, 32, 64].index(cap) << 1) | (8 if top else 0) | (initial << 4)])
+
+
 def o_malloc(n, a=8, **kw):
     return bytes([0]) + size(n, **kw) + align(a)
 
 
 def o_free(i):
-    return bytes([3, i])
+    return bytes([5, i])
 
 
-def o_realloc(i, n):
-    return bytes([5, i]) + size(n)
+def o_realloc(i, n, **kw):
+    return bytes([8, i]) + size(n, **kw)
 
 
 def o_foreign(n):
-    return bytes([6, 0, n - 1])
+    return bytes([9, n - 1])
 
 
-O_REFUSE = bytes([6, 2])
-O_CHECK = bytes([7])
+def o_foreign_next(n):
+    return bytes([10, 0, n - 1])
+
+
+O_REFUSE = bytes([10, 1])
+
+
+def o_max_above(k):
+    return bytes([10, 2, k])
+
+
+O_MAX_ALL = bytes([10, 3])
+
+
+def span_len(n):
+    """span_len in the target: 0 -> u8 * 4, 1 -> u16 % 16 KiB, 2 -> u32."""
+    if n < 1024 and n % 4 == 0:
+        return bytes([0, n // 4])
+    if n < 16 * 1024:
+        return bytes([1]) + u16(n)
+    return bytes([2]) + u32(n)
+
+
+def o_truncate_last(to_empty, cut=0):
+    """Truncates the last heap (there must be one)."""
+    return bytes([11, 0, 0 if to_empty else 200]) + span_len(cut)
+
+
+def o_truncate(i, to_empty, cut=0):
+    """Truncates heap i (with a last heap; else the selector byte is absent)."""
+    return bytes([11, 255, i, 0 if to_empty else 200]) + span_len(cut)
+
+
+def o_init_tiny(off, n):
+    return bytes([12, 0]) + u16(off) + u16(n)
+
+
+def o_init_top(off):
+    """init over our top pages from `off` up to the memory's end."""
+    return bytes([12, 1]) + u32(off)
+
+
+def o_init_top_part(off, n):
+    return bytes([12, 2]) + u32(off) + span_len(n)
+
+
+def o_init_outside(off, n):
+    return bytes([12, 3]) + u32(off) + span_len(n)
+
+
+def o_claim(guard, off, n=None):
+    """claim from guarded range `guard`, to its end (n None) or n bytes."""
+    tail = bytes([1]) if n is None else bytes([0]) + span_len(n)
+    return bytes([13, guard]) + u32(off) + tail
+
+
+O_CHECK = bytes([14])
+O_FREE_ALL = bytes([15])
 
 write(
     "oom_growth",
     "contiguous",
-    bytes([0])
+    o_mode(64)
     + o_malloc(100) + o_malloc(60000) + o_malloc(60000) + o_malloc(0, 8, large=100000)
-    + o_free(1) + o_realloc(0, 65535) + O_CHECK + o_malloc(5000, 4096),
+    + o_free(1) + o_realloc(0, 65535) + O_CHECK + o_malloc(5000, 4096) + O_FREE_ALL + o_malloc(200000 - 65536 + 65536, 8, large=200000 - 65536),
 )
 write(
     "oom_growth",
     "foreign",
-    bytes([2 << 1])
-    + o_malloc(1000) + o_foreign(2) + o_malloc(65535) + o_foreign(1) + o_malloc(30000, 65536)
-    + O_REFUSE + o_malloc(0, 8, large=500000) + O_CHECK + o_free(0) + o_realloc(0, 65000),
+    o_mode(32, initial=1)
+    + o_malloc(1000) + o_foreign(2) + o_malloc(65535) + o_foreign_next(1) + o_malloc(30000, 65536)
+    + o_free(1) + o_foreign_next(2) + o_malloc(0, 8, large=100000)
+    + O_REFUSE + o_malloc(0, 8, large=500000) + o_malloc(0, 8, large=500000) + O_CHECK
+    + o_free(0) + o_realloc(0, 65000) + O_FREE_ALL,
 )
 write(
     "oom_growth",
     "huge",
-    bytes([4 << 1])
+    o_mode(64)
     + o_malloc(0, 1, huge=0) + o_malloc(0, 8, huge=3) + o_malloc(0, 1 << 20, huge=7)
-    + o_malloc(10, 1 << 20) + o_malloc(0, 8, large=4000000 - 65536) + O_CHECK,
+    + o_malloc(10, 1 << 20) + o_malloc(0, 8, large=900000) + o_malloc(0, 8, large=900000) + O_CHECK,
+)
+write(
+    "oom_growth",
+    "top_of_address_space",
+    o_mode(8, top=True, initial=1)
+    + b"".join(o_malloc(60000) for _ in range(8)) + O_CHECK + o_free(0) + o_free(2)
+    + o_malloc(60000) + O_FREE_ALL + o_malloc(0, 8, large=300000) + O_CHECK,
+)
+write(
+    "oom_growth",
+    "maximum",
+    o_mode(16)
+    + o_malloc(100) + o_max_above(2) + o_malloc(0, 8, large=200000) + o_malloc(60000)
+    + o_malloc(60000) + o_malloc(60000) + O_MAX_ALL + o_malloc(0, 8, large=200000) + O_FREE_ALL,
+)
+write(
+    "oom_growth",
+    "truncate_init_claim",
+    o_mode(64, initial=2)
+    + o_malloc(100) + o_malloc(0, 8, large=100000) + o_free(1) + o_truncate_last(False, 70000)
+    + o_malloc(0, 8, large=60000) + o_truncate_last(True) + o_malloc(4000)
+    + o_claim(1, 8) + o_malloc(30000) + o_init_top(150000) + o_malloc(0, 8, large=120000)
+    + o_foreign(1) + o_malloc(0, 8, large=10000) + o_truncate(0, True)
+    + o_init_tiny(10, 300) + o_malloc(5000) + o_init_outside(0, 100000) + o_malloc(0, 8, large=70000)
+    + o_init_top_part(64, 8192) + o_malloc(100) + o_malloc(70000 - 65536, 8, large=70000 - 65536)
+    + O_CHECK + O_FREE_ALL,
 )
 write(
     "oom_growth",
     "init_on_oom",
     bytes([1]) + u32(1000) + u32(200000)
-    + o_malloc(100) + o_malloc(50000) + o_malloc(0, 8, large=200000) + o_free(0) + o_realloc(0, 60000) + O_CHECK,
+    + o_malloc(100) + o_malloc(50000) + o_malloc(0, 8, large=200000) + o_free(0) + o_realloc(0, 60000)
+    + O_CHECK + O_FREE_ALL + o_malloc(150000 - 65536, 8, large=150000 - 65536),
 )

@@ -285,8 +285,9 @@ impl<O: OomHandler> Talc<O> {
         }
     }
 
-    /// Panics unless `ptr` is a live allocation of this allocator.
-    pub(crate) fn check_allocation(&self, ptr: NonNull<u8>) {
+    /// Panics unless `ptr` is a live allocation of this allocator, made with
+    /// `layout`'s alignment.
+    pub(crate) fn check_allocation(&self, ptr: NonNull<u8>, layout: Layout) {
         let ptr = ptr.as_ptr();
         let Some(&heap) = self.heaps.all().iter().find(|h| h.contains(ptr)) else {
             self.heaps.fail(format_args!(
@@ -331,6 +332,15 @@ impl<O: OomHandler> Talc<O> {
                     at.addr(),
                     "talcum checks: {ptr:p} is not the start of an allocation"
                 );
+                // Padding below a payload is always less than its alignment:
+                // an interior pointer whose word below happens to hold this
+                // chunk's tag address is caught here.
+                ensure!(
+                    self.heaps,
+                    ptr.addr() % layout.align() == 0
+                        && ptr.addr() - (at.addr() + WORD) < layout.align().max(WORD),
+                    "talcum checks: {ptr:p} is not the start of an allocation with {layout:?}"
+                );
                 return;
             }
             first = false;
@@ -339,10 +349,11 @@ impl<O: OomHandler> Talc<O> {
     }
 }
 
-/// Set by a wrapper on entry, cleared on exit (also when a fault unwinds
-/// through it): while its flag is raised, the wrapper's calls go to the
-/// reserve. The flag clears after the lock is released, as this guard is
-/// made before the lock is taken.
+/// Clears a wrapper's fault flag when a call ends (also when a fault unwinds
+/// through it), while the call still holds the `Talc`: only the holder can
+/// raise the flag, so no other thread's call can clear it under a fault
+/// that is still being reported. While it is raised, the wrapper serves
+/// every allocation from the reserve.
 pub(crate) struct Reporting<'a>(pub(crate) &'a AtomicBool);
 
 impl Drop for Reporting<'_> {
@@ -357,8 +368,20 @@ const RESERVE_SIZE: usize = 64 << 10;
 static mut RESERVE: [u8; RESERVE_SIZE] = [0; RESERVE_SIZE];
 static RESERVE_USED: AtomicUsize = AtomicUsize::new(0);
 
-/// A block from the reserve for `layout`, or null when it is used up.
+/// A block from the reserve for `layout`. When the reserve is used up (a
+/// panic hook that captures a backtrace can ask for megabytes), it panics
+/// again: a panic inside the hook makes std abort at once, after the
+/// fault's message was printed. (Returning null would wait forever in std's
+/// allocation-error hook, for the backtrace lock the panic hook holds.)
 pub(crate) fn reserve_alloc(layout: Layout) -> *mut u8 {
+    let p = reserve_try(layout);
+    if p.is_null() {
+        panic!("talcum checks: the reserve for reporting a fault ran out (RUST_BACKTRACE=0 needs less)");
+    }
+    p
+}
+
+fn reserve_try(layout: Layout) -> *mut u8 {
     let base = (&raw mut RESERVE).cast::<u8>();
     let mut used = RESERVE_USED.load(Ordering::Relaxed);
     loop {

@@ -336,7 +336,7 @@ impl<O: OomHandler> Talc<O> {
     /// since.
     pub unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) {
         #[cfg(feature = "checks")]
-        self.check_allocation(ptr);
+        self.check_allocation(ptr, layout);
         // SAFETY: `ptr` is live; its tag describes its chunk.
         unsafe {
             let tag_ptr = Self::tag_of(ptr);
@@ -427,7 +427,7 @@ impl<O: OomHandler> Talc<O> {
         new_size: usize,
     ) -> Result<NonNull<u8>, ()> {
         #[cfg(feature = "checks")]
-        self.check_allocation(ptr);
+        self.check_allocation(ptr, old_layout);
         // SAFETY: forwarded to the caller.
         if !unsafe { self.resize_in_place(ptr, new_size) } {
             return Err(());

@@ -99,16 +99,16 @@ impl<R: lock_api::RawMutex, O: OomHandler> Talck<R, O> {
         #[allow(unused_mut)] mut talc: lock_api::MutexGuard<'a, R, Talc<O>>,
     ) -> TalckGuard<'a, R, O> {
         // With `checks`, a fault found while the lock is held raises the flag
-        // (the panic's allocations then use the reserve); it clears once the
-        // guard is dropped, after the lock is released.
+        // (the panic's allocations then use the reserve); it clears when the
+        // guard is dropped, just before the lock is released.
         #[cfg(feature = "checks")]
         {
             talc.heaps.fault = &self.fault;
         }
         TalckGuard {
-            talc,
             #[cfg(feature = "checks")]
             _reporting: crate::checks::Reporting(&self.fault),
+            talc,
         }
     }
 
@@ -176,10 +176,11 @@ unsafe impl<R: lock_api::RawMutex, O: OomHandler> GlobalAlloc for Talck<R, O> {
 /// *talck.lock() = Talc::new(ErrOnOom); // error: cannot assign through a `Deref`
 /// ```
 pub struct TalckGuard<'a, R: lock_api::RawMutex, O: OomHandler> {
-    // Dropped first: the lock is released before the fault flag clears.
-    talc: lock_api::MutexGuard<'a, R, Talc<O>>,
+    // Dropped first, while the lock is still held: only the lock's holder
+    // can have raised the fault flag, so only it clears it.
     #[cfg(feature = "checks")]
     _reporting: crate::checks::Reporting<'a>,
+    talc: lock_api::MutexGuard<'a, R, Talc<O>>,
 }
 
 impl<R: lock_api::RawMutex, O: OomHandler> core::ops::Deref for TalckGuard<'_, R, O> {

@@ -60,12 +60,12 @@ fn claim_several_heaps_and_allocate_across_them() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "slow under Miri; random_heap_management covers the paths")]
 fn extend_then_truncate_the_arena() {
     let mut arena = Arena::new(256 << 10);
+    // The first heap's provenance covers only it; the extension's, all.
+    let small = arena.narrow_span(16 << 10);
     let full = arena.span();
     let mut talc = Talc::new(ErrOnOom);
-    let small = Span::from_base_size(full.base(), 16 << 10);
     // SAFETY: the arena outlives `talc`; only its first 16 KiB are handed over.
     let heap = unsafe { talc.init(small).unwrap() };
     assert_eq!(heap, small);
@@ -184,10 +184,12 @@ fn random_heap_management() {
     // A growing arena: extend in random steps while allocating and freeing,
     // and sometimes truncate to just above the allocations.
     let mut arena = Arena::new(1 << 20);
+    // The first heap's provenance covers only it (see `Arena::narrow_span`).
+    let first = arena.narrow_span(4096);
     let full = arena.span();
     let mut talc = Talc::new(ErrOnOom);
     // SAFETY: the arena outlives `talc`.
-    let mut heap = unsafe { talc.init(Span::from_base_size(full.base(), 4096)).unwrap() };
+    let mut heap = unsafe { talc.init(first).unwrap() };
     let mut rng = Rng::new(7);
     let mut model = Model::default();
     for _ in 0..if MIRI { 120 } else { 20_000 } {

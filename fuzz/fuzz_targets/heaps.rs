@@ -7,7 +7,10 @@
 //! never given, or was taken back by `truncate`/`init`), and the sentinels
 //! must survive. `truncate` must never cut an allocation: all live blocks of
 //! the heap lie under `get_allocated_span`, survive, and stay in the heap.
-//! The counters must agree with the heaps and the blocks.
+//! The counters must agree with the heaps and the blocks. The free-chunk
+//! oracle (`talcum_fuzz::fits`): `malloc` succeeds exactly when a free chunk
+//! fits its layout, `realloc` whenever one fits the new size and without one
+//! only in place.
 
 #![no_main]
 
@@ -16,7 +19,10 @@ use core::ptr::NonNull;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use talcum::{ErrOnOom, Span, Talc};
-use talcum_fuzz::{check_counters, count_ops, max_size, trace, Input, Memory, Model, KIB, MAX_OPS};
+use talcum_fuzz::{
+    check_counters, check_resize_fit, count_ops, fits, layout, max_size, trace, Input, Memory,
+    Model, KIB, MAX_OPS,
+};
 
 const BUFFERS: usize = 4;
 const BUF_SIZE: usize = 256 * KIB;
@@ -404,8 +410,18 @@ fn run(data: &[u8]) {
                 }
                 8..=12 => {
                     let l = input.layout();
+                    let fit = fits(&st.talc, l);
                     let r = st.talc.malloc(l);
-                    trace!("malloc({l:?}) -> {:?}", r.map(|p| loc(p.as_ptr() as usize)));
+                    trace!(
+                        "malloc({l:?}) -> {:?} (a free chunk fits: {fit})",
+                        r.map(|p| loc(p.as_ptr() as usize))
+                    );
+                    assert_eq!(
+                        r.is_ok(),
+                        fit,
+                        "malloc({l:?}) with ErrOnOom succeeded: {}, but a free chunk fits: {fit}",
+                        r.is_ok()
+                    );
                     if let Ok(p) = r {
                         let inside = inside_heaps(&st.heaps);
                         st.model.add(p.as_ptr(), l.size(), l.align(), &inside, "malloc");
@@ -422,7 +438,10 @@ fn run(data: &[u8]) {
                     let b = st.model.blocks[i];
                     let new_size = input.size().min(max_size(b.align));
                     st.model.check(i, "before realloc");
+                    let new = layout(new_size, b.align);
+                    let fit = fits(&st.talc, new);
                     let r = st.talc.realloc(NonNull::new_unchecked(b.ptr), b.layout(), new_size);
+                    check_resize_fit(fit, b.ptr, r.ok().map(|p| p.as_ptr()), new, "realloc");
                     trace!(
                         "realloc(block {i}: {}, {:?}, {new_size}) -> {:?}",
                         loc(b.addr()),

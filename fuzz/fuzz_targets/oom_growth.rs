@@ -1,451 +1,971 @@
 //! `oom_growth`: memory on demand through an `OomHandler`.
 //!
-//! Mode 0 (`Grower`): a test handler that simulates wasm linear memory: one
-//! big buffer handed out in 64 KiB pages from the bottom, like `memory.grow`
-//! (new pages read zero). The handler sizes each growth for the request
-//! (size + align + chunk overhead, or the arena's metadata), with a
-//! fuzz-chosen minimum step, and then `init`s the first heap, `extend`s the
-//! current heap when the new pages start at its top, or `claim`s them as a new
-//! heap when they do not. Between operations the input may make "someone
-//! else" grow memory (pages filled with a foreign pattern), so that the next
-//! growth is not contiguous; it may also make the next `memory.grow` fail.
-//! Checks: foreign pages and pages never handed out are never written and no
-//! block overlaps them; after a successful growth the retry succeeds (no
-//! second growth for one request); a failed request has asked the handler
-//! and the handler said no; after everything is freed, the largest heap is
-//! one free chunk again (extended heaps merged).
+//! Mode 0 (growth): the real `talcum::WasmHandler`, over the simulated
+//! linear memory of `tests/common/sim.rs` (`SimMemory`: 64 KiB pages of a
+//! host buffer, grown from the bottom; new pages read zero). The input picks
+//! the memory's size, how many pages "someone else" grew first, and whether
+//! its end plays the top of the address space (where the last region stops a
+//! word short). Between requests it can make someone else grow memory now,
+//! or just before our next `memory.grow` (`foreign_next`: after the handler
+//! measured the free top it counts toward the request), refuse the next
+//! growth once, move the memory's maximum, `truncate` a heap (mostly the
+//! last one), `init` the allocator anew (over our own pages, ending where
+//! memory ends or not, over a buffer outside the memory, or over a span too
+//! small for the metadata, which fails and leaves no heap) and `claim`
+//! memory that was given back. The harness follows every heap: after each
+//! request it derives from the pages grown which heap was extended and
+//! which is new (the handler extends `get_last_heap()` exactly when the new
+//! pages start where it ends) and compares with `get_arena`,
+//! `get_last_heap` and the counters.
 //!
-//! Mode 1 (`InitOnOom`): a `Talc::new(InitOnOom::new(span))` over part of
-//! the same buffer: the first request claims the span, nothing outside it is
-//! touched, and later requests that do not fit fail.
+//! Checks, besides the block model (every block patterned and verified, in
+//! a heap, on no foreign page, overlapping no other):
+//! * the free-chunk oracle (`talcum_fuzz::fits`): when a free chunk fits a
+//!   request, it succeeds without growth (`sim.grows` unchanged); a malloc
+//!   that succeeds without one grew memory; a realloc that stays in place
+//!   did not grow;
+//! * growth per request: at most once, once more if someone else grew
+//!   pages just before ours (the new pages then cannot join the last heap),
+//!   and never more pages each than the layout's documented bound;
+//! * a failed request is explained: the growth was refused (`refuse_next`),
+//!   or the pages left below the maximum cannot hold the layout's bound;
+//! * foreign pages keep their pattern (`sim.check_foreign`); memory given
+//!   back by `truncate` or abandoned by `init`, and the outside buffer, keep
+//!   theirs; the page above the memory's end stays zero;
+//! * `truncate` never cuts an allocation, and removes only an empty heap
+//!   other than the arena;
+//! * after everything is freed (on request, and at the end), every heap is
+//!   one free chunk again (growth steps merged), and the largest serves a
+//!   request for all of it without growth.
+//!
+//! Mode 1 (`InitOnOom`): `Talc::new(InitOnOom::new(span))` over part of a
+//! host buffer: the first request claims the span, and succeeds if the span
+//! holds the layout's bound; nothing outside the span is touched; from then
+//! on requests behave as with `ErrOnOom` (exactly those that fit succeed).
 
 #![no_main]
 
+#[path = "../../tests/common/sim.rs"]
+mod sim;
+
 use core::alloc::Layout;
-use core::cell::Cell;
 use core::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
-use talcum::{InitOnOom, OomHandler, Span, Talc};
+use sim::SimMemory;
+use talcum::{InitOnOom, OomHandler, Span, Talc, WasmHandler, WASM_PAGE_SIZE as PAGE};
 use talcum_fuzz::{
-    check_counters, check_sentinel, count_ops, fill_sentinel, layout, max_size, trace, Input,
-    Memory, Model, KIB, MAX_OPS, MIB,
+    check_counters, check_resize_fit, check_sentinel, check_zero, count_ops, fill_sentinel, fits,
+    layout, max_size, trace, Input, Memory, Model, KIB, MAX_OPS, MIB, WORD,
 };
 
-const PAGE: usize = 64 * KIB;
-const MAX_PAGES: usize = 64;
-const WORD: usize = core::mem::size_of::<usize>();
-/// Stays below the 64 heaps that the `checks` feature can follow.
-const MAX_HEAPS: usize = 48;
 /// The arena's metadata: a tag and 64 bin heads.
 const META: usize = 65 * WORD;
+/// The smallest arena (metadata, a free chunk of three words, the sentinel)
+/// and the smallest other heap.
+const ARENA_MIN: usize = META + 4 * WORD;
+const HEAP_MIN: usize = 4 * WORD;
+/// Stays below the 64 heaps that the `checks` feature can follow: no event
+/// that may start new heaps happens past this many.
+const MAX_HEAPS: usize = 48;
+/// Sizes of the simulated memory, in pages.
+const CAPS: [usize; 4] = [8, 16, 32, 64];
+/// The buffer outside the simulated memory, for `init` and `claim`.
+const OUT_SIZE: usize = 256 * KIB;
+/// The salt of the pattern in memory that the allocator must not touch:
+/// given back, abandoned, or never given (the outside buffer).
+const GUARDED: usize = 0x6A6A;
+/// The salt of the pattern around the `InitOnOom` span.
+const UNTOUCHED: usize = 0x5A5A;
+/// `InitOnOom` mode: the buffer, in pages.
+const INIT_PAGES: usize = 64;
 
-fn memory() -> &'static Memory {
-    static MEMORY: OnceLock<Memory> = OnceLock::new();
-    MEMORY.get_or_init(|| {
-        let m = Memory::leak(MAX_PAGES * PAGE, MIB);
-        fill_untouched(m.addr(), m.end());
+type Handler<'a> = WasmHandler<&'a SimMemory>;
+
+fn outside() -> &'static Memory {
+    static OUT: OnceLock<Memory> = OnceLock::new();
+    OUT.get_or_init(|| {
+        let m = Memory::leak(OUT_SIZE, 64 * KIB);
+        // SAFETY: the buffer is ours.
+        unsafe { fill_sentinel(m.addr(), m.end(), GUARDED) };
         m
     })
 }
 
-/// The salt of the pattern in memory that nobody was given.
-const UNTOUCHED: usize = 0x5A5A;
-/// The salt of the pattern in memory that someone else grew and wrote.
-const FOREIGN: usize = 0xF0F0_F0F0;
+/// Set when an execution gave part of the outside buffer to the allocator;
+/// the next one restores its pattern first.
+static OUT_DIRTY: AtomicBool = AtomicBool::new(false);
 
-fn fill_mem(from: usize, to: usize, salt: usize) {
-    // SAFETY: callers pass ranges inside the simulated memory, in no heap.
-    unsafe { fill_sentinel(from, to, salt) }
+fn init_memory() -> &'static Memory {
+    static MEMORY: OnceLock<Memory> = OnceLock::new();
+    MEMORY.get_or_init(|| {
+        let m = Memory::leak(INIT_PAGES * PAGE, MIB);
+        // SAFETY: the buffer is ours.
+        unsafe { fill_sentinel(m.addr(), m.end(), UNTOUCHED) };
+        m
+    })
 }
 
-fn fill_untouched(from: usize, to: usize) {
-    fill_mem(from, to, UNTOUCHED)
+fn base(s: Span) -> usize {
+    s.get_base_acme().map_or(0, |(b, _)| b as usize)
 }
 
-fn check_mem(from: usize, to: usize, salt: usize, what: &str) {
-    // SAFETY: callers pass ranges inside the simulated memory.
-    unsafe { check_sentinel(from, to, salt, &format!("{what}: memory not ours")) }
+fn acme(s: Span) -> usize {
+    s.get_base_acme().map_or(0, |(_, a)| a as usize)
 }
 
-fn span_addrs(s: Span) -> (usize, usize) {
-    s.get_base_acme().map_or((0, 0), |(b, a)| (b as usize, a as usize))
+fn align_up(a: usize) -> usize {
+    a.next_multiple_of(WORD)
 }
 
-/// The simulated linear memory and its growth handler.
-struct Grower {
-    base: usize,
-    /// Pages handed out so far (ours or someone else's).
-    pages: usize,
-    /// Page ranges grown by someone else.
-    foreign: Vec<(usize, usize)>,
-    /// Our heaps, as last returned by the allocator; the last one is the
-    /// one at the top of our memory.
-    heaps: Vec<Span>,
-    /// The minimum growth step in pages.
-    min_step: usize,
-    /// Refuse the next growth (memory.grow returning -1).
-    refuse_next: bool,
-    /// Refuse every growth.
-    refuse_all: bool,
-    /// Per operation: handler calls, successful growths, last answer.
-    calls: u32,
-    grows: u32,
-    last_ok: bool,
+fn align_down(a: usize) -> usize {
+    a & !(WORD - 1)
 }
 
-impl Grower {
-    fn page(&self, p: usize) -> *mut u8 {
-        (self.base + p * PAGE) as *mut u8
+/// The bytes of `[from, from + len)` that a heap can use: word aligned inward.
+fn usable(from: usize, len: usize) -> usize {
+    align_down(from + len).saturating_sub(align_up(from))
+}
+
+/// An upper bound of the bytes a fresh region needs for `l`, from the
+/// `OomHandler` contract: a chunk of `max(size, 2 words)` rounded up to a
+/// word plus `max(align, 1 word)`, one word of the sentinel, the metadata,
+/// and (slack) a word of rounding and the word lost at the top of the
+/// address space. The handler never needs more pages than this covers, so
+/// growth can fail only when fewer are left.
+fn region_bound(l: Layout) -> u128 {
+    (l.size().max(2 * WORD) + l.align().max(WORD)) as u128 + (4 * WORD + META) as u128
+}
+
+/// A heap, claim or init length: tiny (to hit the size limits), small, or
+/// large.
+fn span_len(input: &mut Input) -> usize {
+    match input.u8() % 4 {
+        0 => input.u8() as usize * 4,
+        1 => input.u16() as usize % (16 * KIB),
+        _ => input.u32() as usize % (4 * MIB),
     }
+}
 
-    fn inside(&self, a: usize, e: usize) -> bool {
-        self.heaps.iter().any(|h| {
-            let (b, t) = span_addrs(*h);
-            b <= a && e <= t
-        })
-    }
+/// A heap from `init`/`claim` is the span given, aligned inward to words.
+fn check_new_heap(heap: Span, given: Span, what: &str) {
+    assert!(
+        given.contains_span(heap),
+        "{what}: heap {heap:?} is outside the span given, {given:?}"
+    );
+    assert_eq!(base(heap), align_up(base(given)), "{what}: heap {heap:?} from {given:?}");
+    assert_eq!(acme(heap), align_down(acme(given)), "{what}: heap {heap:?} from {given:?}");
+}
 
-    fn check_foreign(&self, what: &str) {
-        for &(lo, hi) in &self.foreign {
-            check_mem(self.base + lo * PAGE, self.base + hi * PAGE, FOREIGN, what);
+/// Memory that the allocator must not touch, holding the `GUARDED` pattern.
+#[derive(Default)]
+struct Guards {
+    ranges: Vec<(usize, usize)>,
+}
+
+impl Guards {
+    /// Writes the pattern over `[from, to)` (ours, in no heap) and guards it.
+    fn guard(&mut self, from: usize, to: usize) {
+        if from < to {
+            debug_assert!(self.ranges.iter().all(|&(a, b)| b <= from || to <= a));
+            // SAFETY: the caller's memory, in no heap.
+            unsafe { fill_sentinel(from, to, GUARDED) };
+            self.ranges.push((from, to));
         }
-        // The page above everything handed out must be untouched too.
-        if self.pages < MAX_PAGES {
-            let p = self.base + self.pages * PAGE;
-            check_mem(p, p + PAGE, UNTOUCHED, what);
-        }
     }
 
-    fn grow(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
-        let has_arena = !talc.get_arena().is_empty();
-        let me = &mut talc.oom_handler;
-        // A free chunk of size + align + 2 words always fits the request;
-        // a new heap also needs its sentinel word, the arena its metadata.
-        let overhead = 3 * WORD + if has_arena { 0 } else { META };
-        let need = layout
-            .size()
-            .checked_add(layout.align())
-            .and_then(|n| n.checked_add(overhead))
-            .ok_or(())?;
-        let exact = need.div_ceil(PAGE);
-        let room = MAX_PAGES - me.pages;
-        let n = if exact.max(me.min_step) <= room {
-            exact.max(me.min_step)
-        } else if exact <= room {
-            exact
-        } else {
-            return Err(());
-        };
-        let contiguous =
-            me.heaps.last().is_some_and(|h| span_addrs(*h).1 == me.base + me.pages * PAGE);
-        if has_arena && !contiguous && me.heaps.len() >= MAX_HEAPS {
-            return Err(());
+    /// Takes `[from, to)` out of the guarded ranges (a heap now).
+    fn unguard(&mut self, from: usize, to: usize) {
+        let mut kept = Vec::with_capacity(self.ranges.len() + 1);
+        for &(a, b) in &self.ranges {
+            if b <= from || to <= a {
+                kept.push((a, b));
+                continue;
+            }
+            if a < from {
+                kept.push((a, from));
+            }
+            if to < b {
+                kept.push((to, b));
+            }
         }
-        let lo = me.page(me.pages);
-        // SAFETY: the pages are inside the simulated memory; new wasm pages
-        // read zero.
-        unsafe { lo.write_bytes(0, n * PAGE) };
-        me.pages += n;
-        let new = Span::from_base_size(lo, n * PAGE);
-        let (nb, na) = span_addrs(new);
-        trace!(
-            "  grow for {layout:?}: pages {}..{} (contiguous: {contiguous})",
-            talc.oom_handler.pages - n,
-            talc.oom_handler.pages
-        );
-        if !has_arena {
-            // SAFETY: the pages are fresh, unused by anyone.
-            let heap = unsafe { talc.init(new) }.expect("init refused fresh pages");
-            assert_eq!(heap, new, "init of page-aligned memory changed the span");
-            talc.oom_handler.heaps.push(heap);
-        } else if contiguous {
-            let top = *talc.oom_handler.heaps.last().unwrap();
-            let (tb, _) = span_addrs(top);
-            // SAFETY: `top` is our heap as last returned; the pages above it
-            // are fresh.
-            let heap = unsafe { talc.extend(top, Span::new(tb as *mut u8, na as *mut u8)) };
-            assert_eq!(
-                span_addrs(heap),
-                (tb, na),
-                "extend({top:?}) by {n} pages returned {heap:?}"
-            );
-            *talc.oom_handler.heaps.last_mut().unwrap() = heap;
-        } else {
-            // SAFETY: the pages are fresh, above every heap.
-            let heap = unsafe { talc.claim(new) }.expect("claim refused fresh pages");
-            assert_eq!(span_addrs(heap), (nb, na), "claim of page-aligned memory changed the span");
-            talc.oom_handler.heaps.push(heap);
+        self.ranges = kept;
+    }
+
+    fn check(&self, what: &str) {
+        for &(a, b) in &self.ranges {
+            // SAFETY: guarded memory is ours and readable.
+            unsafe {
+                check_sentinel(a, b, GUARDED, &format!("{what}: memory the allocator gave up"))
+            };
         }
-        talc.oom_handler.grows += 1;
-        Ok(())
     }
 }
 
-impl OomHandler for Grower {
-    fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
-        talc.oom_handler.calls += 1;
-        let me = &mut talc.oom_handler;
-        let result = if me.refuse_all || std::mem::take(&mut me.refuse_next) {
-            Err(())
-        } else {
-            Self::grow(talc, layout)
-        };
-        talc.oom_handler.last_ok = result.is_ok();
-        result
-    }
+/// One request as the hooks see it after the call.
+struct Request {
+    layout: Layout,
+    /// Whether a free chunk fitted `layout` before the call.
+    fit: bool,
+    /// For a realloc, the block's address before.
+    old: Option<*mut u8>,
+    result: Option<*mut u8>,
 }
 
 /// What differs between the two modes.
-trait Mode: OomHandler {
-    fn inside(talc: &Talc<Self>, a: usize, e: usize) -> bool;
-    /// Before an operation that may allocate.
-    fn before(_talc: &mut Talc<Self>) {}
-    /// After it: `ok` tells whether it succeeded.
-    fn after(_talc: &Talc<Self>, _ok: bool, _what: &str) {}
-    /// A mode-specific operation.
-    fn extra(_talc: &mut Talc<Self>, _input: &mut Input) {}
-    /// Checks of the memory the allocator must not touch.
-    fn check(talc: &Talc<Self>, what: &str);
-    /// The heaps as `(count, bytes)` for the counters, if known.
-    fn heaps(talc: &Talc<Self>) -> (usize, usize);
+trait Hooks: Sized {
+    type O: OomHandler;
+    type Snap;
+    /// Whether mode-specific operations exist (else their codes allocate).
+    const EXTRAS: bool;
+    /// Whether `[a, e)` lies in a heap.
+    fn inside(&self, a: usize, e: usize) -> bool;
+    fn before(&self, talc: &Talc<Self::O>) -> Self::Snap;
+    /// Checks a request and follows what it did to the heaps.
+    fn after(&mut self, talc: &Talc<Self::O>, snap: Self::Snap, req: Request, what: &str);
+    fn extra(run: &mut Run<Self>, op: u8, input: &mut Input);
+    fn check(&self, talc: &Talc<Self::O>, what: &str);
+    /// The heaps as the harness knows them, arena first.
+    fn heaps(&self, talc: &Talc<Self::O>) -> Vec<Span>;
+    /// After every operation: the harness's heaps against the allocator's.
+    fn consistent(&self, _talc: &Talc<Self::O>, _what: &str) {}
 }
 
-impl Mode for Grower {
-    fn inside(talc: &Talc<Self>, a: usize, e: usize) -> bool {
-        talc.oom_handler.inside(a, e)
-    }
-
-    fn before(talc: &mut Talc<Self>) {
-        let me = &mut talc.oom_handler;
-        me.calls = 0;
-        me.grows = 0;
-        me.last_ok = false;
-    }
-
-    fn after(talc: &Talc<Self>, ok: bool, what: &str) {
-        let me = &talc.oom_handler;
-        assert!(
-            me.grows <= 1,
-            "{what}: memory grew {} times for one request: the retry did not use the growth",
-            me.grows
-        );
-        if !ok && me.grows == 0 {
-            // Failing without growth is fine only if the handler said no.
-            assert!(me.calls > 0, "{what}: failed without asking the OOM handler");
-            assert!(!me.last_ok, "{what}: failed although the handler's last answer was Ok");
-        }
-        if !ok && me.grows == 1 {
-            panic!("{what}: failed after the handler grew memory enough for it");
-        }
-    }
-
-    fn extra(talc: &mut Talc<Self>, input: &mut Input) {
-        let me = &mut talc.oom_handler;
-        match input.u8() % 4 {
-            0 | 1 => {
-                // Someone else grows memory and writes to it.
-                let n = 1 + input.u8() as usize % 3;
-                if me.pages + n <= MAX_PAGES && me.heaps.len() + me.foreign.len() < MAX_HEAPS {
-                    let (lo, hi) = (me.base + me.pages * PAGE, me.base + (me.pages + n) * PAGE);
-                    fill_mem(lo, hi, FOREIGN);
-                    trace!("someone else grows pages {}..{}", me.pages, me.pages + n);
-                    me.foreign.push((me.pages, me.pages + n));
-                    me.pages += n;
-                }
-            }
-            2 => {
-                trace!("the next memory.grow fails");
-                me.refuse_next = true
-            }
-            _ => {
-                me.min_step = [1, 1, 2, 4, 16][input.u8() as usize % 5];
-                trace!("minimum growth step: {} pages", me.min_step);
-            }
-        }
-    }
-
-    fn check(talc: &Talc<Self>, what: &str) {
-        talc.oom_handler.check_foreign(what);
-    }
-
-    fn heaps(talc: &Talc<Self>) -> (usize, usize) {
-        let h = &talc.oom_handler.heaps;
-        (h.len(), h.iter().map(|s| s.size()).sum())
-    }
-}
-
-thread_local! {
-    /// The span given to `InitOnOom` in this run.
-    static INIT_SPAN: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
-}
-
-impl Mode for InitOnOom {
-    fn inside(talc: &Talc<Self>, a: usize, e: usize) -> bool {
-        let (b, t) = span_addrs(talc.get_arena());
-        b <= a && e <= t
-    }
-
-    fn after(talc: &Talc<Self>, ok: bool, what: &str) {
-        let (lo, hi) = INIT_SPAN.get();
-        let arena = talc.get_arena();
-        if ok {
-            let (b, t) = span_addrs(arena);
-            assert!(
-                lo <= b && t <= hi,
-                "{what}: the arena {arena:?} is not inside the InitOnOom span {lo:#x}..{hi:#x}"
-            );
-        }
-    }
-
-    fn check(_talc: &Talc<Self>, what: &str) {
-        let (lo, hi) = INIT_SPAN.get();
-        let m = memory();
-        check_mem(lo.saturating_sub(PAGE).max(m.addr()), lo, UNTOUCHED, what);
-        check_mem(hi, (hi + PAGE).min(m.end()), UNTOUCHED, what);
-    }
-
-    fn heaps(talc: &Talc<Self>) -> (usize, usize) {
-        let a = talc.get_arena();
-        if a.is_empty() {
-            (0, 0)
-        } else {
-            (1, a.size())
-        }
-    }
+struct Run<H: Hooks> {
+    talc: Talc<H::O>,
+    model: Model,
+    hooks: H,
 }
 
 fuzz_target!(|data: &[u8]| run(data));
 
 fn run(data: &[u8]) {
-    let m = memory();
     let mut input = Input::new(data);
     let mode = input.u8();
-    let ops = if mode & 1 == 0 {
-        let min_step = [1, 1, 2, 4, 16][(mode >> 1) as usize % 5];
-        let grower = Grower {
-            base: m.addr(),
-            pages: 0,
-            foreign: Vec::new(),
-            heaps: Vec::new(),
-            min_step,
-            refuse_next: false,
-            refuse_all: false,
-            calls: 0,
-            grows: 0,
-            last_ok: false,
-        };
-        trace!("mode: Grower, minimum step {min_step} pages");
-        let mut talc = Talc::new(grower);
-        let ops = run_ops(&mut talc, &mut input);
-        // Everything is free: the largest heap must be one free chunk again
-        // (extensions merged), and serve a request of nearly all of it
-        // without growing.
-        talc.oom_handler.refuse_all = true;
-        if let Some(&largest) = talc.oom_handler.heaps.iter().max_by_key(|h| h.size()) {
-            let l = layout(largest.size().saturating_sub(META + 4 * WORD + KIB), 8);
-            // SAFETY: freed at once with its layout.
-            unsafe {
-                let p = talc.malloc(l).unwrap_or_else(|()| {
-                    panic!("after freeing everything, malloc({l:?}) failed in heap {largest:?}: growth steps did not merge")
-                });
-                talc.free(p, l);
-            }
-        }
-        talc.oom_handler.check_foreign("end");
-        // Give back the untouched pattern for the next run.
-        fill_untouched(m.addr(), m.addr() + talc.oom_handler.pages * PAGE);
-        ops
-    } else {
-        // InitOnOom over an offset part of the memory.
-        let off = input.u32() as usize % (2 * PAGE);
-        let len = input.u32() as usize % (MAX_PAGES * PAGE - off - PAGE);
-        let lo = m.addr() + off;
-        INIT_SPAN.set((lo, lo + len));
-        trace!("mode: InitOnOom over {off:#x}..{:#x}", off + len);
-        // SAFETY: this part of the memory is used by this Talc only.
-        let handler = unsafe { InitOnOom::new(Span::from_base_size(lo as *mut u8, len)) };
-        let mut talc = Talc::new(handler);
-        let ops = run_ops(&mut talc, &mut input);
-        fill_untouched(lo, lo + len);
-        ops
-    };
+    let ops =
+        if mode & 1 == 0 { run_growth(mode, &mut input) } else { run_init_on_oom(&mut input) };
     count_ops(ops);
 }
 
-/// An address as an offset into the simulated memory, for traces.
-fn rel(p: *mut u8) -> usize {
-    (p as usize).wrapping_sub(memory().addr())
+// ---------------------------------------------------------------------------
+// Mode 0: WasmHandler over a simulated memory
+
+struct Growth<'a> {
+    sim: &'a SimMemory,
+    cap: usize,
+    /// The memory's end plays the top of the address space.
+    top: bool,
+    /// Our heaps, arena first, as the allocator has them.
+    heaps: Vec<Span>,
+    guards: Guards,
 }
 
-/// The operation loop shared by both modes; frees everything at the end.
-fn run_ops<O: Mode>(talc: &mut Talc<O>, input: &mut Input) -> u64 {
-    let mut model = Model::new();
+struct GrowthSnap {
+    pages: usize,
+    grows: usize,
+    grown_pages: usize,
+    refuse: bool,
+    last: Span,
+}
+
+fn run_growth(mode: u8, input: &mut Input) -> u64 {
+    let cap = CAPS[(mode >> 1) as usize & 3];
+    let top = mode & 8 != 0;
+    let initial = ((mode >> 4) & 3) as usize;
+    let sim = if top {
+        SimMemory::at_top_of_address_space(cap, initial)
+    } else {
+        SimMemory::new(cap, initial)
+    };
+    let out = outside();
+    if OUT_DIRTY.swap(false, Ordering::Relaxed) {
+        // SAFETY: the buffer is ours; no allocator uses it now.
+        unsafe { fill_sentinel(out.addr(), out.end(), GUARDED) };
+    }
+    trace!(
+        "mode: WasmHandler over {cap} pages ({initial} foreign at first){}",
+        if top { ", ending at the top of the address space" } else { "" }
+    );
+    let mut guards = Guards::default();
+    guards.ranges.push((out.addr(), out.end()));
+    let hooks = Growth { sim: &sim, cap, top, heaps: Vec::new(), guards };
+    let mut run =
+        Run { talc: Talc::new(WasmHandler::with_memory(&sim)), model: Model::new(), hooks };
+    let ops = run_ops(&mut run, input);
+
+    // Everything is free: each heap is one free chunk, and the largest
+    // serves a request for all of it without growth.
+    sim.max.set(sim.pages());
+    if let Some((i, &largest)) = run
+        .hooks
+        .heaps
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, s)| s.size() - if *i == 0 { META } else { 0 })
+    {
+        let room = largest.size() - if i == 0 { META } else { 0 };
+        if room >= 3 * WORD {
+            let l = layout(room - 2 * WORD, WORD);
+            let grows = sim.grows.get();
+            // SAFETY: freed at once with its layout.
+            unsafe {
+                let p = run.talc.malloc(l).unwrap_or_else(|()| {
+                    panic!("after freeing everything, malloc({l:?}) failed in heap {largest:?}")
+                });
+                // Another heap of the same size may serve it.
+                let a = p.as_ptr() as usize;
+                assert!(run.hooks.inside(a, a + l.size()), "the whole-heap block is in no heap");
+                run.talc.free(p, l);
+            }
+            assert_eq!(sim.grows.get(), grows, "memory grew for a whole free heap");
+        }
+    }
+    run.hooks.check(&run.talc, "end");
+    ops
+}
+
+impl Growth<'_> {
+    fn foreign(&self, page: usize) -> bool {
+        self.sim.overlaps_foreign(self.sim.page_addr(page), PAGE)
+    }
+
+    /// Where a region of our pages that ends before page `end` ends.
+    fn region_end(&self, end: usize) -> usize {
+        let a = self.sim.page_addr(end);
+        if self.top && end == self.cap {
+            a - WORD
+        } else {
+            a
+        }
+    }
+
+    /// A pointer to `addr` with the provenance of the memory it lies in.
+    fn ptr(&self, addr: usize) -> *mut u8 {
+        let out = outside();
+        if (out.addr()..=out.end()).contains(&addr) {
+            out.base.with_addr(addr)
+        } else {
+            self.sim.span().base().with_addr(addr)
+        }
+    }
+
+    fn span(&self, from: usize, to: usize) -> Span {
+        Span::new(self.ptr(from), self.ptr(to))
+    }
+
+    fn in_outside(&self, addr: usize) -> bool {
+        let out = outside();
+        (out.addr()..out.end()).contains(&addr)
+    }
+
+    /// Our pages at the top of memory: the run of non-foreign pages below
+    /// its end, as addresses.
+    fn top_run(&self) -> Option<(usize, usize)> {
+        let end = self.sim.pages();
+        let mut first = end;
+        while first > 0 && !self.foreign(first - 1) {
+            first -= 1;
+        }
+        (first < end).then(|| (self.sim.page_addr(first), self.region_end(end)))
+    }
+
+    /// Follows the pages grown by us since `from` (in pages) into the heaps:
+    /// a run of them that starts where the last heap ends extends it, any
+    /// other starts a new heap, which becomes the last one.
+    fn absorb(&mut self, talc: &Talc<Handler<'_>>, from: usize, last: Span, what: &str) {
+        let to = self.sim.pages();
+        let mut last_i = self.heaps.iter().position(|&h| h == last);
+        assert!(
+            last.is_empty() || last_i.is_some(),
+            "{what}: get_last_heap() {last:?} was none of the heaps {:?}",
+            self.heaps
+        );
+        let mut grew = false;
+        let mut p = from;
+        while p < to {
+            if self.foreign(p) {
+                p += 1;
+                continue;
+            }
+            let first = p;
+            while p < to && !self.foreign(p) {
+                p += 1;
+            }
+            let (lo, hi) = (self.sim.page_addr(first), self.region_end(p));
+            match last_i {
+                Some(i) if acme(self.heaps[i]) == lo => {
+                    trace!("  pages {first}..{p} extend heap {i}");
+                    self.heaps[i] = self.span(base(self.heaps[i]), hi);
+                }
+                _ => {
+                    trace!("  pages {first}..{p} become heap {}", self.heaps.len());
+                    self.heaps.push(self.span(lo, hi));
+                    last_i = Some(self.heaps.len() - 1);
+                }
+            }
+            grew = true;
+        }
+        if grew {
+            let expect = self.heaps[last_i.expect("a heap")];
+            assert_eq!(talc.get_last_heap(), expect, "{what}: the last heap after growth");
+        }
+    }
+}
+
+impl<'a> Hooks for Growth<'a> {
+    type O = Handler<'a>;
+    type Snap = GrowthSnap;
+    const EXTRAS: bool = true;
+
+    fn inside(&self, a: usize, e: usize) -> bool {
+        !self.sim.overlaps_foreign(a, e - a)
+            && self.heaps.iter().any(|&h| base(h) <= a && e <= acme(h))
+    }
+
+    fn before(&self, talc: &Talc<Self::O>) -> GrowthSnap {
+        GrowthSnap {
+            pages: self.sim.pages(),
+            grows: self.sim.grows.get(),
+            grown_pages: self.sim.grown_pages.get(),
+            refuse: self.sim.refuse_next.get(),
+            last: talc.get_last_heap(),
+        }
+    }
+
+    fn after(&mut self, talc: &Talc<Self::O>, snap: GrowthSnap, req: Request, what: &str) {
+        let sim = self.sim;
+        let pages = sim.pages();
+        self.absorb(talc, snap.pages, snap.last, what);
+        let l = req.layout;
+        let grows = sim.grows.get() - snap.grows;
+        let grown = sim.grown_pages.get() - snap.grown_pages;
+        let foreign_between = (snap.pages..pages).any(|p| self.foreign(p));
+        let ok = req.result.is_some();
+        let in_place = req.old.is_some() && req.result == req.old;
+        trace!(
+            "  fit {}, grew {grows} times ({grown} pages), foreign pages between: {foreign_between}",
+            req.fit
+        );
+        if req.fit {
+            assert!(ok, "{what}: failed for {l:?} although a free chunk fits it");
+            assert_eq!(grows, 0, "{what}: memory grew for {l:?}, which a free chunk fits");
+        }
+        if ok && !req.fit && !in_place {
+            assert!(
+                grows > 0,
+                "{what}: {l:?} succeeded with no free chunk that fits and no growth"
+            );
+        }
+        if in_place {
+            assert_eq!(grows, 0, "{what}: memory grew for a resize in place");
+        }
+        // One growth serves a request, unless someone else's pages came
+        // between ours and the last heap: then those pages make a heap of
+        // their own, and one more growth extends it.
+        let allowed = ok as usize + foreign_between as usize;
+        assert!(
+            grows <= allowed,
+            "{what}: memory grew {grows} times for {l:?} (succeeded: {ok}, foreign pages between: \
+             {foreign_between})"
+        );
+        let per_growth = region_bound(l).div_ceil(PAGE as u128);
+        assert!(
+            grown as u128 <= grows as u128 * per_growth,
+            "{what}: grew {grown} pages in {grows} steps for {l:?}, more than {per_growth} a step"
+        );
+        if !ok {
+            let refused = snap.refuse && !sim.refuse_next.get();
+            let room = sim.max.get().saturating_sub(pages);
+            assert!(
+                refused || (room as u128) * (PAGE as u128) < region_bound(l),
+                "{what}: {l:?} failed, not refused, with {room} pages left below the maximum"
+            );
+        }
+    }
+
+    fn extra(run: &mut Run<Self>, op: u8, input: &mut Input) {
+        let h = &mut run.hooks;
+        let sim = h.sim;
+        match op {
+            // Someone else grows memory now.
+            9 => {
+                let n = 1 + input.u8() as usize % 3;
+                if h.heaps.len() < MAX_HEAPS {
+                    trace!("someone else grows {n} pages at page {}", sim.pages());
+                    sim.grow_foreign(n);
+                }
+            }
+            10 => match input.u8() % 4 {
+                0 => {
+                    let n = 1 + input.u8() as usize % 3;
+                    if h.heaps.len() < MAX_HEAPS {
+                        trace!("someone else grows {n} pages just before our next growth");
+                        sim.foreign_next.set(n);
+                    }
+                }
+                1 => {
+                    trace!("the next memory.grow fails");
+                    sim.refuse_next.set(true);
+                }
+                2 => {
+                    let max = (sim.pages() + input.u8() as usize % 8).min(h.cap);
+                    trace!("maximum: {max} pages (now {})", sim.pages());
+                    sim.max.set(max);
+                }
+                _ => {
+                    trace!("maximum: {} pages", h.cap);
+                    sim.max.set(h.cap);
+                }
+            },
+            11 => truncate(run, input),
+            12 => init(run, input),
+            _ => claim(run, input),
+        }
+    }
+
+    fn check(&self, talc: &Talc<Self::O>, what: &str) {
+        self.sim.check_foreign();
+        self.guards.check(what);
+        // The page above the memory's end is untouched.
+        let buf = self.sim.span();
+        let end = self.sim.end_addr();
+        let n = (acme(buf) - end).min(PAGE);
+        // SAFETY: inside the simulated memory's buffer.
+        unsafe { check_zero(self.ptr(end), n, &format!("{what}: above the memory's end")) };
+        for (i, &h) in self.heaps.iter().enumerate() {
+            assert!(
+                !self.sim.overlaps_foreign(base(h), h.size()),
+                "{what}: heap {i} {h:?} overlaps a foreign page"
+            );
+            // SAFETY: `h` is a heap of this Talc, as it now is.
+            let used = unsafe { talc.get_allocated_span(h) };
+            assert!(
+                used.is_empty() || h.contains_span(used),
+                "{what}: get_allocated_span {used:?} outside its heap {h:?}"
+            );
+        }
+    }
+
+    fn heaps(&self, _talc: &Talc<Self::O>) -> Vec<Span> {
+        self.heaps.clone()
+    }
+
+    fn consistent(&self, talc: &Talc<Self::O>, what: &str) {
+        assert_eq!(
+            talc.get_arena(),
+            self.heaps.first().copied().unwrap_or_else(Span::empty),
+            "{what}: get_arena() is not the first heap"
+        );
+        let last = talc.get_last_heap();
+        assert!(
+            last.is_empty() || self.heaps.contains(&last),
+            "{what}: get_last_heap() {last:?} is none of the heaps {:?}",
+            self.heaps
+        );
+    }
+}
+
+/// Truncates a heap (mostly the last one): by some bytes, or to nothing.
+fn truncate(run: &mut Run<Growth<'_>>, input: &mut Input) {
+    let h = &mut run.hooks;
+    if h.heaps.is_empty() {
+        return;
+    }
+    let last = run.talc.get_last_heap();
+    let i = match h.heaps.iter().position(|&s| s == last) {
+        Some(i) if input.u8() < 160 => i,
+        _ => input.index(h.heaps.len()),
+    };
+    let heap = h.heaps[i];
+    let to_empty = input.u8() < 96;
+    let cut = span_len(input);
+    let want =
+        if to_empty { Span::empty() } else { h.span(base(heap), acme(heap).saturating_sub(cut)) };
+    // Empty as the allocator sees it: a span under a word aligns to nothing.
+    let to_empty = want.word_align_inward().is_empty();
+    // SAFETY: `heap` is a heap of this Talc, as it now is.
+    let used = unsafe { run.talc.get_allocated_span(heap) };
+    let top = if used.is_empty() { base(heap) } else { acme(used) };
+    let had_blocks = run.model.extent_within(base(heap), acme(heap)).is_some();
+    if let Some((_, hi)) = run.model.extent_within(base(heap), acme(heap)) {
+        assert!(
+            hi <= top,
+            "before truncate: blocks up to {hi:#x} above the allocated span {used:?}"
+        );
+    }
+    let was_last = heap == last;
+    // SAFETY: as above.
+    let new = unsafe { run.talc.truncate(heap, want) };
+    trace!("truncate(heap {i}: {heap:?}, {want:?}) -> {new:?}");
+    if new.is_empty() {
+        assert!(
+            to_empty && i != 0 && !had_blocks,
+            "truncate({heap:?}, {want:?}) removed the heap (arena: {}, blocks: {had_blocks})",
+            i == 0
+        );
+        h.heaps.remove(i);
+        h.guards.guard(base(heap), acme(heap));
+    } else {
+        assert!(
+            !(to_empty && i != 0 && top == base(heap)),
+            "truncate to nothing kept an empty heap: {heap:?} -> {new:?}"
+        );
+        assert_eq!(base(new), base(heap), "truncate moved the heap's base");
+        assert!(acme(new) <= acme(heap), "truncate grew the heap: {heap:?} -> {new:?}");
+        assert!(
+            acme(new) >= top + WORD,
+            "truncate cut into allocations: {heap:?} -> {new:?}, allocated up to {top:#x}"
+        );
+        let asked = if to_empty { 0 } else { align_down(acme(want)) };
+        let floor = asked.max(top + WORD).min(acme(heap));
+        assert!(
+            acme(new) == floor || acme(new) == top + WORD,
+            "truncate({heap:?}, {want:?}) returned {new:?}; expected acme {floor:#x} (allocations \
+             up to {top:#x})"
+        );
+        h.heaps[i] = new;
+        h.guards.guard(acme(new), acme(heap));
+    }
+    if was_last {
+        assert_eq!(run.talc.get_last_heap(), new, "the last heap after truncating it");
+    } else {
+        assert_eq!(run.talc.get_last_heap(), last, "truncating another heap moved the last heap");
+    }
+    // SAFETY: the model's blocks are live.
+    unsafe {
+        for j in 0..run.model.len() {
+            let b = run.model.blocks[j];
+            if base(heap) <= b.addr() && b.addr() < acme(heap) {
+                run.model.check(j, "after truncate");
+            }
+        }
+    }
+}
+
+/// `init` anew: over our own pages (up to the memory's end or not), over
+/// the outside buffer, or over a span too small for the metadata.
+fn init(run: &mut Run<Growth<'_>>, input: &mut Input) {
+    let h = &mut run.hooks;
+    let out = outside();
+    let kind = input.u8() % 4;
+    let top_run = h.top_run();
+    let (from, to) = match (kind, top_run) {
+        (0, _) => {
+            let from = out.addr() + input.u16() as usize % (OUT_SIZE - ARENA_MIN);
+            (from, from + input.u16() as usize % ARENA_MIN)
+        }
+        (1, Some((lo, hi))) => (lo + input.u32() as usize % (hi - lo), hi),
+        (2, Some((lo, hi))) => {
+            let from = lo + input.u32() as usize % (hi - lo);
+            (from, from + span_len(input).min(hi - from))
+        }
+        _ => {
+            let from = out.addr() + input.u32() as usize % OUT_SIZE;
+            (from, from + span_len(input).min(out.end() - from))
+        }
+    };
+    let span = h.span(from, to);
+    // The old heaps are forgotten: they become memory the allocator must
+    // not touch, written before `init` writes its arena (which may overlap).
+    for heap in std::mem::take(&mut h.heaps) {
+        h.guards.guard(base(heap), acme(heap));
+    }
+    run.model.forget_all();
+    if h.in_outside(from) {
+        OUT_DIRTY.store(true, Ordering::Relaxed);
+    }
+    // SAFETY: the span is ours: our pages (whose heaps were just forgotten,
+    // their blocks never to be used again) or the outside buffer.
+    let result = unsafe { run.talc.init(span) };
+    trace!("init({span:?}) -> {result:?}");
+    let n = usable(from, to - from);
+    match result {
+        Ok(heap) => {
+            check_new_heap(heap, span, "init");
+            assert!(n >= ARENA_MIN, "init accepted {n} usable bytes, less than the metadata");
+            h.guards.unguard(base(heap), acme(heap));
+            h.heaps.push(heap);
+            assert_eq!(run.talc.get_last_heap(), heap, "init: the last heap");
+        }
+        Err(()) => {
+            assert!(n < ARENA_MIN, "init refused {span:?} ({n} usable bytes)");
+            assert!(run.talc.get_last_heap().is_empty(), "a failed init left a last heap");
+        }
+    }
+}
+
+/// `claim` part of the memory given back (by `truncate`, or abandoned by
+/// `init`), or of the outside buffer, as a separate heap.
+fn claim(run: &mut Run<Growth<'_>>, input: &mut Input) {
+    let h = &mut run.hooks;
+    if h.heaps.len() >= MAX_HEAPS || h.guards.ranges.is_empty() {
+        return;
+    }
+    let (lo, hi) = h.guards.ranges[input.index(h.guards.ranges.len())];
+    let from = lo + input.u32() as usize % (hi - lo);
+    let to = if input.bool() { hi } else { from + span_len(input).min(hi - from) };
+    let span = h.span(from, to);
+    let is_arena = h.heaps.is_empty();
+    if h.in_outside(from) {
+        OUT_DIRTY.store(true, Ordering::Relaxed);
+    }
+    // SAFETY: guarded memory is ours and in no heap.
+    let result = unsafe { run.talc.claim(span) };
+    trace!("claim({span:?}) -> {result:?}");
+    let n = usable(from, to - from);
+    let min = if is_arena { ARENA_MIN } else { HEAP_MIN };
+    match result {
+        Ok(heap) => {
+            check_new_heap(heap, span, "claim");
+            assert!(n >= min, "claim accepted {n} usable bytes (arena: {is_arena})");
+            h.guards.unguard(base(heap), acme(heap));
+            h.heaps.push(heap);
+            assert_eq!(run.talc.get_last_heap(), heap, "claim: the last heap");
+        }
+        Err(()) => assert!(n < min, "claim refused {span:?} ({n} usable bytes, arena: {is_arena})"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mode 1: InitOnOom
+
+struct InitMode {
+    /// The span given to `InitOnOom`.
+    lo: usize,
+    hi: usize,
+    /// Whether a request has reached the handler (which then took the span).
+    asked: bool,
+}
+
+fn run_init_on_oom(input: &mut Input) -> u64 {
+    let m = init_memory();
+    let off = input.u32() as usize % (2 * PAGE);
+    let len = input.u32() as usize % (INIT_PAGES * PAGE - off - PAGE);
+    let lo = m.addr() + off;
+    trace!("mode: InitOnOom over {off:#x}..{:#x}", off + len);
+    // SAFETY: this part of the buffer is used by this Talc only.
+    let handler = unsafe { InitOnOom::new(Span::from_base_size(m.base.with_addr(lo), len)) };
+    let hooks = InitMode { lo, hi: lo + len, asked: false };
+    let mut run = Run { talc: Talc::new(handler), model: Model::new(), hooks };
+    let ops = run_ops(&mut run, input);
+    run.hooks.check(&run.talc, "end");
+    // SAFETY: the span is ours again.
+    unsafe { fill_sentinel(lo, lo + len, UNTOUCHED) };
+    ops
+}
+
+impl Hooks for InitMode {
+    type O = InitOnOom;
+    type Snap = ();
+    const EXTRAS: bool = false;
+
+    fn inside(&self, a: usize, e: usize) -> bool {
+        a >= self.lo && e <= self.hi
+    }
+
+    fn before(&self, _talc: &Talc<InitOnOom>) {}
+
+    fn after(&mut self, talc: &Talc<InitOnOom>, _: (), req: Request, what: &str) {
+        let l = req.layout;
+        let ok = req.result.is_some();
+        if std::mem::replace(&mut self.asked, true) {
+            // The span is taken: from now on, as ErrOnOom.
+            match req.old {
+                None => assert_eq!(
+                    ok, req.fit,
+                    "{what}({l:?}) after the span was taken: succeeded {ok}, a free chunk fits {}",
+                    req.fit
+                ),
+                Some(old) => check_resize_fit(req.fit, old, req.result, l, what),
+            }
+        } else {
+            // The first request (a malloc: no block exists before it).
+            let n = usable(self.lo, self.hi - self.lo);
+            assert!(
+                ok || (n as u128) < region_bound(l),
+                "{what}: the first request {l:?} failed although the span has {n} usable bytes"
+            );
+            assert_eq!(
+                talc.get_arena().is_empty(),
+                n < ARENA_MIN,
+                "{what}: the span of {n} usable bytes gave the arena {:?}",
+                talc.get_arena()
+            );
+        }
+        if ok {
+            let arena = talc.get_arena();
+            assert!(
+                self.lo <= base(arena) && acme(arena) <= self.hi,
+                "{what}: the arena {arena:?} is not inside the InitOnOom span {:#x}..{:#x}",
+                self.lo,
+                self.hi
+            );
+        }
+    }
+
+    fn extra(_run: &mut Run<Self>, _op: u8, _input: &mut Input) {}
+
+    fn check(&self, _talc: &Talc<InitOnOom>, what: &str) {
+        let m = init_memory();
+        let what = format!("{what}: memory around the InitOnOom span");
+        // SAFETY: inside the buffer, outside the span.
+        unsafe {
+            check_sentinel(self.lo.saturating_sub(PAGE).max(m.addr()), self.lo, UNTOUCHED, &what);
+            check_sentinel(self.hi, (self.hi + PAGE).min(m.end()), UNTOUCHED, &what);
+        }
+    }
+
+    fn heaps(&self, talc: &Talc<InitOnOom>) -> Vec<Span> {
+        let a = talc.get_arena();
+        if a.is_empty() {
+            Vec::new()
+        } else {
+            vec![a]
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The operation loop
+
+/// Frees every live block of the model.
+///
+/// # Safety
+/// The model's blocks are live blocks of `run.talc`.
+unsafe fn free_all<H: Hooks>(run: &mut Run<H>, what: &str) {
+    while !run.model.is_empty() {
+        let b = run.model.take(run.model.len() - 1, what);
+        run.talc.free(NonNull::new_unchecked(b.ptr), b.layout());
+    }
+}
+
+/// With no allocation left, every heap must be one free chunk from its base
+/// (above the metadata, in the arena) to its sentinel, or no free chunk at
+/// all when nothing lies between.
+fn check_merged<H: Hooks>(run: &Run<H>, what: &str) {
+    let heaps = run.hooks.heaps(&run.talc);
+    let mut chunks = Vec::new();
+    run.talc.for_each_free_chunk(|c| chunks.push((base(c), acme(c))));
+    let mut matched = 0;
+    for (i, &h) in heaps.iter().enumerate() {
+        let lo = base(h) + if i == 0 { META } else { 0 };
+        let hi = acme(h) - WORD;
+        let inside: Vec<_> = chunks.iter().filter(|&&(a, _)| base(h) <= a && a < acme(h)).collect();
+        if hi > lo {
+            assert_eq!(
+                inside,
+                [&(lo, hi)],
+                "{what}: with nothing allocated, heap {i} {h:?} is not one free chunk"
+            );
+        } else {
+            assert!(
+                inside.is_empty() && hi == lo,
+                "{what}: heap {i} {h:?} with no room has free chunks {inside:x?}"
+            );
+        }
+        matched += inside.len();
+    }
+    assert_eq!(matched, chunks.len(), "{what}: free chunks outside every heap: {chunks:x?}");
+}
+
+fn check_heap_counters<H: Hooks>(run: &Run<H>) {
+    let heaps = run.hooks.heaps(&run.talc);
+    let bytes = heaps.iter().map(|h| h.size()).sum();
+    check_counters(run.talc.get_counters(), &run.model, Some((heaps.len(), bytes)));
+}
+
+/// The operations shared by both modes; frees everything at the end.
+fn run_ops<H: Hooks>(run: &mut Run<H>, input: &mut Input) -> u64 {
     let mut ops = 0u64;
     while !input.is_empty() && (ops as usize) < MAX_OPS {
         ops += 1;
+        let op = input.u8() % 16;
         // SAFETY (whole block): blocks passed back are live blocks of the
         // model with their recorded layouts.
         unsafe {
-            match input.u8() % 8 {
-                0..=2 => {
+            match op {
+                9..=13 if H::EXTRAS => H::extra(run, op, input),
+                0..=4 | 9..=13 => {
                     let l = input.layout();
-                    O::before(talc);
-                    let r = talc.malloc(l);
-                    trace!("malloc({l:?}) -> {:?}", r.map(|p| rel(p.as_ptr())));
-                    O::after(talc, r.is_ok(), "malloc");
+                    let fit = fits(&run.talc, l);
+                    let snap = run.hooks.before(&run.talc);
+                    let r = run.talc.malloc(l);
+                    trace!("malloc({l:?}) -> {:?}", r.map(|p| p.as_ptr()));
+                    let result = r.ok().map(|p| p.as_ptr());
+                    let req = Request { layout: l, fit, old: None, result };
+                    run.hooks.after(&run.talc, snap, req, "malloc");
                     if let Ok(p) = r {
-                        let inside = |a, e| O::inside(talc, a, e);
-                        model.add(p.as_ptr(), l.size(), l.align(), &inside, "malloc");
+                        let hooks = &run.hooks;
+                        let inside = |a, e| hooks.inside(a, e);
+                        run.model.add(p.as_ptr(), l.size(), l.align(), &inside, "malloc");
                     }
                 }
-                3 | 4 if !model.is_empty() => {
-                    let i = model.pick(input);
-                    let b = model.take(i, "free");
-                    trace!("free(block {i}: {:#x}, {:?})", rel(b.ptr), b.layout());
-                    talc.free(NonNull::new_unchecked(b.ptr), b.layout());
+                5..=7 if !run.model.is_empty() => {
+                    let i = run.model.pick(input);
+                    let b = run.model.take(i, "free");
+                    trace!("free(block {i}: {:p}, {:?})", b.ptr, b.layout());
+                    run.talc.free(NonNull::new_unchecked(b.ptr), b.layout());
                 }
-                5 if !model.is_empty() => {
-                    let i = model.pick(input);
-                    let b = model.blocks[i];
+                8 if !run.model.is_empty() => {
+                    let i = run.model.pick(input);
+                    let b = run.model.blocks[i];
                     let new_size = input.size().min(max_size(b.align));
-                    model.check(i, "before realloc");
-                    O::before(talc);
-                    let r = talc.realloc(NonNull::new_unchecked(b.ptr), b.layout(), new_size);
+                    let new = layout(new_size, b.align);
+                    run.model.check(i, "before realloc");
+                    let fit = fits(&run.talc, new);
+                    let snap = run.hooks.before(&run.talc);
+                    let r = run.talc.realloc(NonNull::new_unchecked(b.ptr), b.layout(), new_size);
                     trace!(
-                        "realloc(block {i}: {:#x}, {:?}, {new_size}) -> {:?}",
-                        rel(b.ptr),
+                        "realloc(block {i}: {:p}, {:?}, {new_size}) -> {:?}",
+                        b.ptr,
                         b.layout(),
-                        r.map(|p| rel(p.as_ptr()))
+                        r
                     );
-                    O::after(talc, r.is_ok(), "realloc");
+                    let result = r.ok().map(|p| p.as_ptr());
+                    let req = Request { layout: new, fit, old: Some(b.ptr), result };
+                    run.hooks.after(&run.talc, snap, req, "realloc");
                     match r {
                         Ok(p) => {
-                            let inside = |a, e| O::inside(talc, a, e);
-                            model.moved(i, p.as_ptr(), new_size, &inside, "realloc");
+                            let hooks = &run.hooks;
+                            let inside = |a, e| hooks.inside(a, e);
+                            run.model.moved(i, p.as_ptr(), new_size, &inside, "realloc");
                         }
-                        Err(()) => model.check(i, "after failed realloc"),
+                        Err(()) => {
+                            assert!(new_size > b.size, "realloc shrinking to {new_size} failed");
+                            run.model.check(i, "after failed realloc");
+                        }
                     }
                 }
-                6 => O::extra(talc, input),
+                15 => {
+                    trace!("free everything");
+                    free_all(run, "free everything");
+                    check_merged(run, "free everything");
+                }
+                5..=8 => {}
                 _ => {
-                    O::check(talc, "periodic check");
-                    model.check_all("periodic check");
+                    run.hooks.check(&run.talc, "periodic check");
+                    run.model.check_all("periodic check");
+                    for b in &run.model.blocks {
+                        assert!(
+                            run.hooks.inside(b.addr(), b.end()),
+                            "periodic check: block {b:?} is in no heap"
+                        );
+                    }
                 }
             }
         }
-        check_counters(talc.get_counters(), &model, Some(O::heaps(talc)));
+        run.hooks.consistent(&run.talc, "after an operation");
+        check_heap_counters(run);
     }
-    O::check(talc, "final check");
+    run.hooks.check(&run.talc, "final check");
     // SAFETY: as above.
     unsafe {
-        model.check_all("final check");
-        while !model.is_empty() {
-            let b = model.take(model.len() - 1, "final free");
-            talc.free(NonNull::new_unchecked(b.ptr), b.layout());
-        }
+        run.model.check_all("final check");
+        free_all(run, "final free");
     }
-    check_counters(talc.get_counters(), &model, Some(O::heaps(talc)));
+    check_merged(run, "after freeing everything");
+    check_heap_counters(run);
     ops
 }

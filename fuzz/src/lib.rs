@@ -653,6 +653,54 @@ impl Model {
 }
 
 // ---------------------------------------------------------------------------
+// The free-chunk oracle
+
+/// The machine word.
+pub const WORD: usize = std::mem::size_of::<usize>();
+
+/// Whether some free chunk of `talc` can hold `layout`: a payload aligned to
+/// `layout.align()` one word (the tag) above the chunk's base, of at least
+/// two words, rounded up to a word, ending at or below the chunk's end.
+/// Then `malloc(layout)` must succeed without the OOM handler; with
+/// `ErrOnOom`, it must fail otherwise (feature `checks`, which walks the
+/// heaps for [`talcum::Talc::for_each_free_chunk`]).
+pub fn fits<O: talcum::OomHandler>(talc: &talcum::Talc<O>, layout: Layout) -> bool {
+    let need = layout.size().max(2 * WORD).next_multiple_of(WORD);
+    let mut any = false;
+    talc.for_each_free_chunk(|chunk| {
+        if any {
+            return;
+        }
+        let (base, acme) = (chunk.base() as usize, chunk.acme() as usize);
+        any = (base + WORD)
+            .checked_next_multiple_of(layout.align())
+            .and_then(|payload| payload.checked_add(need))
+            .is_some_and(|end| end <= acme);
+    });
+    any
+}
+
+/// The `fits` oracle, with `ErrOnOom`, for a resize that takes a fresh block
+/// for `new` when it cannot stay in place (`Talc::realloc`/`grow`,
+/// `GlobalAlloc::realloc`, `Allocator::grow`/`shrink`): `fit` is [`fits`]
+/// for `new` just before the call, `old` the block's address and `result`
+/// the address returned.
+///
+/// If a free chunk fitted, the resize must succeed; it may fail only if none
+/// did; and if it succeeded although none did, it stayed in place (a failed
+/// attempt in place changes no free chunk, so the fresh block could only
+/// have come from one that fitted).
+pub fn check_resize_fit(fit: bool, old: *mut u8, result: Option<*mut u8>, new: Layout, what: &str) {
+    match result {
+        None => assert!(!fit, "{what}: failed for {new:?} although a free chunk fits it"),
+        Some(p) => assert!(
+            fit || p == old,
+            "{what}: moved {old:p} to {p:p} for {new:?}, but no free chunk fit it"
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Counters
 
 /// Checks the allocator's counters against the model: live allocation count

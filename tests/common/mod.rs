@@ -43,6 +43,14 @@ impl Arena {
     pub fn new(bytes: usize) -> Self {
         Self(vec![0u64; bytes.div_ceil(8)])
     }
+    /// The first `bytes` of the arena through a reference to just them: a
+    /// span whose provenance does not cover the rest (so that Miri catches a
+    /// write beyond it through this span's pointers).
+    pub fn narrow_span(&mut self, bytes: usize) -> Span {
+        let words: &mut [u64] = &mut self.0[..bytes / 8];
+        Span::from_slice_ptr(std::ptr::slice_from_raw_parts_mut(words.as_mut_ptr().cast(), bytes))
+    }
+
     pub fn span(&mut self) -> Span {
         Span::from_slice_ptr(std::ptr::slice_from_raw_parts_mut(
             self.0.as_mut_ptr().cast::<u8>(),

@@ -6,6 +6,9 @@
 //! `cargo test --target wasm32-unknown-unknown -p wasm-tests` (Node), and again with
 //! `WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver` (headless Chromium).
 //!
+//! Suites that need to know exactly what grows memory use a local allocator of their
+//! own beside the global one ([`LocalTalc`]), measured with [`memory_pages`].
+//!
 //! Off wasm32 the crate is empty, so host-side `cargo test --workspace` builds it cheaply.
 
 #![cfg(target_arch = "wasm32")]
@@ -68,6 +71,66 @@ pub fn foreign_grow(pages: usize) -> Option<Range<usize>> {
     } else {
         Some(old * WASM_PAGE..(old + pages) * WASM_PAGE)
     }
+}
+
+// ---------------------------------------------------------------------------
+// Local allocators
+// ---------------------------------------------------------------------------
+
+/// A `Talc` of the test's own that grows the real linear memory with
+/// `memory.grow`, beside the global allocator. Its heaps and what they grew are
+/// known exactly, so growth can be measured per call. Memory it grew stays
+/// grown (wasm memory never shrinks): each one costs the test a few pages.
+pub type LocalTalc = talcum::Talc<talcum::WasmHandler>;
+
+/// A fresh [`LocalTalc`], with no memory until its first allocation.
+pub fn local_talc() -> LocalTalc {
+    talcum::Talc::new(talcum::WasmHandler::new())
+}
+
+/// Current size of linear memory 0, in pages.
+pub fn memory_pages() -> usize {
+    core::arch::wasm32::memory_size(0)
+}
+
+/// `talc.malloc(layout)`, which must succeed: checks the alignment and that the
+/// block lies in linear memory, then fills it with the pattern of `tag`.
+pub fn must_malloc<O: talcum::OomHandler>(
+    talc: &mut talcum::Talc<O>,
+    layout: Layout,
+    tag: usize,
+) -> NonNull<u8> {
+    // SAFETY: the heaps of the tests' local allocators stay valid for the whole run.
+    let p = unsafe { talc.malloc(layout) }.unwrap_or_else(|()| {
+        panic!("local malloc({} bytes, align {}) failed", layout.size(), layout.align())
+    });
+    let at = p.as_ptr() as usize;
+    assert_eq!(at % layout.align(), 0, "local malloc({layout:?}) returned misaligned {at:#x}");
+    assert!(
+        (at + layout.size()) as u64 <= memory_bytes(),
+        "local malloc({layout:?}) returned {at:#x}, past the end of memory"
+    );
+    // SAFETY: a fresh block of `layout.size()` bytes.
+    unsafe { fill(p.as_ptr(), layout.size(), tag) };
+    p
+}
+
+/// Panics unless the `len` bytes at `p` still hold the pattern of `tag`.
+pub fn assert_filled(p: NonNull<u8>, len: usize, tag: usize) {
+    // SAFETY: callers pass blocks they own.
+    if let Some(at) = unsafe { mismatch(p.as_ptr(), len, tag) } {
+        panic!("block {p:p} ({len} bytes, tag {tag}) corrupted at offset {at}");
+    }
+}
+
+/// The address a span starts at (for comparisons and messages).
+pub fn base_of(span: talcum::Span) -> usize {
+    span.base() as usize
+}
+
+/// The address a span ends at.
+pub fn acme_of(span: talcum::Span) -> usize {
+    span.acme() as usize
 }
 
 // ---------------------------------------------------------------------------

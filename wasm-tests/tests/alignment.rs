@@ -1,9 +1,21 @@
 //! Every power-of-two alignment from 8 bytes to 1 MiB: aligned, writable, reusable,
-//! including alignments larger than a wasm page.
+//! including alignments larger than a wasm page. A freed block's own layout is
+//! served again without growing memory (also where its chunk is no bigger than
+//! the request, with a local allocator), and in a fixed arena an aligned request
+//! succeeds exactly when an aligned address with room lies in it.
 #![cfg(target_arch = "wasm32")]
 
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+use talcum::{ErrOnOom, Span, Talc};
 use wasm_bindgen_test::wasm_bindgen_test;
-use wasm_tests::{assert_disjoint, assert_talcum_is_global, memory_bytes, Block, XorShift64, MIB};
+use wasm_tests::{
+    acme_of, assert_disjoint, assert_filled, assert_talcum_is_global, base_of, fill, local_talc,
+    memory_bytes, memory_pages, must_malloc, Block, LocalTalc, XorShift64, MIB, WASM_PAGE,
+};
+
+const WORD: usize = core::mem::size_of::<usize>();
 
 fn alignments() -> impl DoubleEndedIterator<Item = usize> {
     (3..=20).map(|shift| 1usize << shift)
@@ -18,16 +30,152 @@ fn sizes_for(align: usize) -> [usize; 6] {
 fn each_alignment_alone() {
     assert_talcum_is_global();
     assert_eq!(alignments().count(), 18);
+    // The global allocator: the block just freed still holds its own layout, so
+    // asking for that layout again must be served without growing memory.
     for align in alignments() {
         for size in sizes_for(align) {
             // Block::new asserts alignment, fills every byte; drop checks and frees.
             let b = Block::new(size, align, align + size);
             assert!(b.range().end as u64 <= memory_bytes());
             drop(b);
-            // And again: the freed spot (or another) must serve the same request.
+            let before = memory_pages();
             let again = Block::new(size, align, size);
+            assert_eq!(
+                memory_pages(),
+                before,
+                "{size} bytes aligned {align}: asking again for a block just freed grew memory"
+            );
             again.assert_intact();
         }
+    }
+
+    // A local allocator, where the freed block is the only free memory there is,
+    // and its payload sits aligned with no padding below it: its chunk is only as
+    // big as the request itself, below the bins where any chunk fits the
+    // alignment. Growing memory instead of taking it is the defect this catches.
+    let mut talc = local_talc();
+    // The arena first (the metadata lives there), cut down to what it holds:
+    // every later growth then starts a heap of its own at the end of memory.
+    let first = must_malloc(&mut talc, Layout::new::<u64>(), 0);
+    // SAFETY: the arena as it now is; its only block stays allocated.
+    let arena = unsafe { talc.truncate(talc.get_arena(), Span::empty()) };
+    assert!(arena.contains(first.as_ptr()));
+    for align in alignments() {
+        for size in sizes_for(align) {
+            reuse_in_a_tight_heap(&mut talc, size, align);
+        }
+    }
+    assert_eq!(talc.get_arena(), arena, "the arena changed");
+    assert_filled(first, 8, 0);
+}
+
+/// One case of `each_alignment_alone` on `talc`, whose heaps hold no free memory.
+fn reuse_in_a_tight_heap(talc: &mut LocalTalc, size: usize, align: usize) {
+    let layout = Layout::from_size_align(size, align).unwrap();
+    let tag = size * 7 + align;
+    // Growth starts a heap at the end of memory. A filler from its base ends
+    // where the block's tag goes when its payload is aligned with no padding.
+    let base = memory_bytes() as usize;
+    let mut filler = (align - (base + WORD) % align) % align;
+    while filler < 3 * WORD {
+        filler += align;
+    }
+    let f_layout = Layout::from_size_align(filler - WORD, WORD).unwrap();
+    let f = must_malloc(talc, f_layout, tag + 1);
+    let heap = talc.get_last_heap();
+    assert_eq!(base_of(heap), base, "setup: the filler did not start a heap at the end of memory");
+    assert_eq!(f.as_ptr() as usize, base + WORD, "setup: the filler is not at the heap's base");
+    let p = must_malloc(talc, layout, tag);
+    let at = p.as_ptr() as usize;
+    assert_eq!(
+        at,
+        base + filler + WORD,
+        "setup: {size} B aligned {align} is not right above the filler"
+    );
+    // No free memory left anywhere but in the block, once it is freed.
+    // SAFETY: the last heap as it now is.
+    let heap = unsafe { talc.truncate(talc.get_last_heap(), Span::empty()) };
+    // SAFETY: `heap` as just returned.
+    assert_eq!(acme_of(unsafe { talc.get_allocated_span(heap) }), acme_of(heap) - WORD);
+    // SAFETY: `p` is live with `layout`.
+    unsafe { talc.free(p, layout) };
+    let before = memory_pages();
+    // SAFETY: the heaps are valid.
+    let q = unsafe { talc.malloc(layout) }.unwrap_or_else(|()| {
+        panic!("{size} B aligned {align}: the freed block's own layout failed")
+    });
+    assert_eq!(
+        memory_pages(),
+        before,
+        "{size} B aligned {align}: memory grew although the block just freed at {at:#x} fits"
+    );
+    assert_eq!(q, p, "{size} B aligned {align}: not served from the only free block");
+    // SAFETY: `q` is live, `size` bytes; then each block is freed once.
+    unsafe {
+        fill(q.as_ptr(), size, tag + 2);
+        assert_filled(f, filler - WORD, tag + 1);
+        assert_filled(q, size, tag + 2);
+        talc.free(q, layout);
+        talc.free(f, f_layout);
+        // Empty now, and not the arena: the heap goes (its pages stay grown).
+        assert!(talc.truncate(heap, Span::empty()).is_empty(), "an empty heap was kept");
+    }
+}
+
+#[wasm_bindgen_test]
+fn alignments_fit_exactly_where_the_arena_has_room() {
+    // A one-page arena that itself starts on a page boundary. The only address
+    // in it aligned to a page or more is its base, where the metadata lies:
+    // those requests must fail (the handler adds nothing). Addresses aligned to
+    // half a page or less lie above the metadata with room for 24 bytes, more of
+    // them the smaller the alignment: asked for from the largest alignment down
+    // (each block takes at most one or two slots of a smaller alignment), every
+    // such request must succeed.
+    let arena_layout = Layout::from_size_align(WASM_PAGE, WASM_PAGE).unwrap();
+    // SAFETY: a nonzero size; freed at the end, after the local allocator's last use.
+    let mem = unsafe { std::alloc::alloc(arena_layout) };
+    assert!(!mem.is_null());
+    assert_eq!(mem as usize % WASM_PAGE, 0);
+    let mut talc = Talc::new(ErrOnOom);
+    // SAFETY: the page is ours until it is deallocated below.
+    let heap = unsafe { talc.init(Span::from_base_size(mem, WASM_PAGE)) }.unwrap();
+    let mut blocks: Vec<(NonNull<u8>, Layout)> = Vec::with_capacity(32);
+    for shift in (0..=30).rev() {
+        let align = 1usize << shift;
+        let layout = Layout::from_size_align(24, align).unwrap();
+        // SAFETY: the arena is valid.
+        let r = unsafe { talc.malloc(layout) };
+        if align < WASM_PAGE {
+            let p = r.unwrap_or_else(|()| {
+                panic!("24 B aligned {align} did not fit in a 64 KiB arena at {mem:p}")
+            });
+            assert_eq!(p.as_ptr() as usize % align, 0);
+            assert!(heap.contains(p.as_ptr()) && heap.contains(p.as_ptr().wrapping_add(23)));
+            // SAFETY: a fresh 24-byte block.
+            unsafe { fill(p.as_ptr(), 24, shift) };
+            blocks.push((p, layout));
+        } else {
+            assert!(
+                r.is_err(),
+                "24 B aligned {align} returned {r:?} from a 64 KiB arena at {mem:p}"
+            );
+        }
+    }
+    assert_eq!(blocks.len(), 16);
+    for &(p, layout) in &blocks {
+        assert_filled(p, 24, layout.align().trailing_zeros() as usize);
+        // SAFETY: live, with its layout.
+        unsafe { talc.free(p, layout) };
+    }
+    // All free again: the same boundary holds.
+    // SAFETY: the arena is valid; the block is freed with its layout.
+    unsafe {
+        let half = Layout::from_size_align(24, WASM_PAGE / 2).unwrap();
+        let p = talc.malloc(half).expect("24 B aligned 32 KiB in an empty 64 KiB arena");
+        assert_eq!(p.as_ptr() as usize, mem as usize + WASM_PAGE / 2);
+        assert!(talc.malloc(Layout::from_size_align(1, WASM_PAGE).unwrap()).is_err());
+        talc.free(p, half);
+        std::alloc::dealloc(mem, arena_layout);
     }
 }
 

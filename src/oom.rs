@@ -34,6 +34,14 @@ impl OomHandler for ErrOnOom {
 ///
 /// It is neither `Copy` nor `Clone`: its span is promised to one `Talc`.
 ///
+/// ```compile_fail
+/// # use talcum::{InitOnOom, Span};
+/// static mut ARENA: [u8; 4096] = [0; 4096];
+/// // SAFETY: ARENA is used by this handler's allocator only.
+/// let one = unsafe { InitOnOom::new(Span::from_array(&raw mut ARENA)) };
+/// let two = one.clone(); // error: no `clone`: two allocators would claim ARENA
+/// ```
+///
 /// ```
 /// use talcum::{InitOnOom, Span, Talc};
 /// static mut ARENA: [u8; 4096] = [0; 4096];

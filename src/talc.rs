@@ -60,6 +60,20 @@ const fn align_up_word(n: usize) -> usize {
 ///     talc.free(p, layout);
 /// }
 /// ```
+///
+/// Safe code cannot break what `Talc`'s unsafe code relies on. Its handler
+/// is private: swapping the handlers of two `Talc`s (whose state may
+/// describe their heaps) takes `unsafe`:
+///
+/// ```compile_fail
+/// # use talcum::{ErrOnOom, Talc};
+/// let (mut a, mut b) = (Talc::new(ErrOnOom), Talc::new(ErrOnOom));
+/// core::mem::swap(&mut a.oom_handler, &mut b.oom_handler); // error: private field
+/// ```
+///
+/// and a `Talc` behind a [`Talck`](crate::Talck) cannot be replaced by safe
+/// code while blocks allocated from it are live (see
+/// [`TalckGuard`](crate::TalckGuard)).
 pub struct Talc<O: OomHandler> {
     /// The handler called when no free chunk fits a request. Private: safe
     /// code must not swap a handler into another `Talc` (see
@@ -73,9 +87,9 @@ pub struct Talc<O: OomHandler> {
     avail: u64,
     /// The first heap, which holds the metadata.
     arena: Span,
-    /// The heap most recently added or extended, as it now is (empty when
-    /// truncated away): the one that an OOM handler may grow upward.
-    last_heap: Span,
+    /// The acme of the heap most recently added or extended, as it now is
+    /// (null when truncated away): the heap an OOM handler may grow upward.
+    last_top: *mut u8,
     #[cfg(feature = "counters")]
     pub(crate) counters: crate::counters::Counters,
     #[cfg(feature = "checks")]
@@ -101,7 +115,7 @@ impl<O: OomHandler> Talc<O> {
             bins: null_mut(),
             avail: 0,
             arena: Span::empty(),
-            last_heap: Span::empty(),
+            last_top: null_mut(),
             #[cfg(feature = "counters")]
             counters: crate::counters::Counters::new(),
             #[cfg(feature = "checks")]
@@ -185,18 +199,13 @@ impl<O: OomHandler> Talc<O> {
         // always fits: the search starts from that size's bin, which skips
         // chunks that are big enough but would not fit once aligned...
         let sure = bin_of(if align > WORD { need + (align - WORD) } else { need });
-        // ...and only before the OOM handler is asked does it look at the
-        // bins between, where a chunk fits if its payload lands aligned.
-        let maybe = (u64::MAX << bin_of(need)) & !(u64::MAX << sure);
+        // ...and only after them does it look at the bins between, where a
+        // chunk fits if its payload happens to land aligned. (For a word-
+        // aligned request there are none.)
+        let bins = u64::MAX << bin_of(need);
         loop {
             // SAFETY: the heaps are valid by this function's contract.
-            let found = unsafe {
-                match self.take(u64::MAX << sure, size, align) {
-                    None if align > WORD => self.take(maybe, size, align),
-                    found => found,
-                }
-            };
-            if let Some(ptr) = found {
+            if let Some(ptr) = unsafe { self.take(bins, sure, size, align) } {
                 #[cfg(feature = "counters")]
                 self.counters.allocated(layout.size());
                 #[cfg(feature = "checks")]
@@ -208,15 +217,23 @@ impl<O: OomHandler> Talc<O> {
     }
 
     /// Finds a free chunk that fits in the bins of `mask` and carves the
-    /// allocation out of it.
+    /// allocation out of it. The bins are searched from `first` up, then
+    /// from the lowest in `mask` up to `first`.
     ///
     /// # Safety
     /// The heaps must be valid; `size >= MIN_PAYLOAD`.
     #[inline]
-    unsafe fn take(&mut self, mask: u64, size: usize, align: usize) -> Option<NonNull<u8>> {
-        let mut bins = self.avail & mask;
+    unsafe fn take(
+        &mut self,
+        mask: u64,
+        first: usize,
+        size: usize,
+        align: usize,
+    ) -> Option<NonNull<u8>> {
+        // Rotated so that bit 0 is bin `first`: one scan gives that order.
+        let mut bins = (self.avail & mask).rotate_right(first as u32);
         while bins != 0 {
-            let bin = bins.trailing_zeros() as usize;
+            let bin = (bins.trailing_zeros() as usize + first) % BIN_COUNT;
             // SAFETY: a set bit means the bins exist and the list is valid.
             let mut node = unsafe { *self.bins.add(bin) };
             if node.is_null() {
@@ -540,7 +557,7 @@ impl<O: OomHandler> Talc<O> {
         self.bins = null_mut();
         self.avail = 0;
         self.arena = Span::empty();
-        self.last_heap = Span::empty();
+        self.last_top = null_mut();
         #[cfg(feature = "counters")]
         {
             self.counters = crate::counters::Counters::new();
@@ -638,7 +655,7 @@ impl<O: OomHandler> Talc<O> {
             if new_arena {
                 self.arena = heap;
             }
-            self.last_heap = heap;
+            self.last_top = acme;
             #[cfg(feature = "counters")]
             self.counters.heap_added(heap.size());
             #[cfg(feature = "checks")]
@@ -754,8 +771,8 @@ impl<O: OomHandler> Talc<O> {
         unsafe {
             let free_base = self.take_top(heap.acme());
             if want.is_empty() && free_base == heap.base() && heap != self.arena {
-                if heap == self.last_heap {
-                    self.last_heap = Span::empty();
+                if heap.acme() == self.last_top {
+                    self.last_top = null_mut();
                 }
                 #[cfg(feature = "counters")]
                 self.counters.heap_removed(heap.size());
@@ -775,8 +792,8 @@ impl<O: OomHandler> Talc<O> {
         if old == self.arena.acme() {
             self.arena = Span::new(self.arena.base(), new);
         }
-        if old == self.last_heap.acme() {
-            self.last_heap = Span::new(self.last_heap.base(), new);
+        if old == self.last_top {
+            self.last_top = new;
         }
         #[cfg(feature = "counters")]
         self.counters.heap_resized(old.addr(), new.addr());
@@ -792,12 +809,13 @@ impl<O: OomHandler> Talc<O> {
         !self.bins.is_null()
     }
 
-    /// The heap most recently added (by `init`, `claim` or an OOM handler)
-    /// or extended, as it now is; empty before any, and after `init` fails
-    /// or `truncate` removes it. An OOM handler that grows memory upward
-    /// extends this heap when the new memory starts at its acme.
-    pub fn get_last_heap(&self) -> Span {
-        self.last_heap
+    /// Where the heap most recently added (by `init`, `claim` or an OOM
+    /// handler) or extended ends, as it now is; null before any, and after
+    /// `init` fails or `truncate` removes that heap. An OOM handler that
+    /// grows memory upward extends this heap when the new memory starts
+    /// there.
+    pub fn get_last_heap_acme(&self) -> *mut u8 {
+        self.last_top
     }
 
     /// The OOM handler.

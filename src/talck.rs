@@ -239,6 +239,19 @@ impl<R: lock_api::RawMutex, O: OomHandler> TalckGuard<'_, R, O> {
 
 /// A [`Talc`] with no lock, for programs that never run a second thread.
 ///
+/// It is `Sync` (a `static` needs that) only when its handler is `Send`: one
+/// thread at a time may use it, not always the same one.
+///
+/// ```compile_fail
+/// # use talcum::{OomHandler, Talc, TalckSingleThreaded};
+/// struct NotSend(std::rc::Rc<()>);
+/// impl OomHandler for NotSend {
+///     fn handle_oom(_: &mut Talc<Self>, _: core::alloc::Layout) -> Result<(), ()> { Err(()) }
+/// }
+/// fn needs_sync<T: Sync>() {}
+/// needs_sync::<TalckSingleThreaded<NotSend>>(); // error: `Rc` is not `Send`
+/// ```
+///
 /// It costs nothing at run time. Where a target can have threads, the
 /// promise is yours to keep, so construction is `unsafe`; on WebAssembly
 /// without the `atomics` feature there are no threads, and

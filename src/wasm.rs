@@ -91,7 +91,7 @@ unsafe impl LinearMemory for WasmMemory {
 /// When no free chunk fits, it grows the pages the request needs (its size,
 /// its alignment, the chunk's tag and the heap's sentinel, and the metadata
 /// on first use), less the free chunk on top of the `Talc`'s last heap
-/// ([`Talc::get_last_heap`]) when that heap ends where memory does (the new
+/// ([`Talc::get_last_heap_acme`]) when that heap ends where memory does (the new
 /// pages will join it), and no more: see [`MIN_GROW_PAGES`]. If the new pages
 /// start where that heap ends, the heap is extended, so freed memory joins
 /// across growth steps. If not, someone else (JavaScript, another allocator,
@@ -153,26 +153,24 @@ fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> usize {
 
 impl<M: LinearMemory> OomHandler for WasmHandler<M> {
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
-        let heap = talc.get_last_heap();
-        let top = heap.acme();
+        let top = talc.get_last_heap_acme();
         // When the last heap ends where memory does, the new pages will
         // extend it, and its free top (with the old sentinel) joins them: only
         // the rest must be grown. (Should someone grow memory first after
         // all, the pages become a heap of their own, too small, and the next
         // call sizes the request in full.)
-        let reused = if !heap.is_empty() && top.addr() == talc.oom_handler.memory.end() {
-            // SAFETY: `heap` is a heap of this `Talc`, as it now is.
+        let reused = if !top.is_null() && top.addr() == talc.oom_handler.memory.end() {
+            // SAFETY: a heap of this `Talc` ends at `top`.
             top.addr() - unsafe { Talc::<Self>::free_top(top) }.addr()
         } else {
             0
         };
         let pages = pages_for(layout, !talc.has_metadata(), reused);
-        let (base, acme) =
-            talc.oom_handler.memory.grow(pages).ok_or(())?.get_base_acme().ok_or(())?;
+        let new = talc.oom_handler.memory.grow(pages).ok_or(())?;
         // SAFETY: the grown pages are new and ours alone, word aligned, off
         // address 0 and big enough (`LinearMemory`'s contract, `pages_for`);
         // `top` is the last heap's acme, or null with no heap.
-        unsafe { talc.add_memory(top, base, acme) };
+        unsafe { talc.add_memory(top, new.base(), new.acme()) };
         Ok(())
     }
 }

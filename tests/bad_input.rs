@@ -107,13 +107,25 @@ fn large_alignments_work_or_fail_cleanly() {
         assert!(heap.contains(p.as_ptr()));
         model.insert(p, layout);
     }
-    // Alignments beyond the heap's size cannot be met.
-    for shift in [24, 30, usize::BITS - 2] {
+    // Alignments near or beyond the heap's size: they succeed only where an
+    // aligned address lies in the heap, and (with `checks`) exactly when a
+    // free chunk holds one with room.
+    for shift in [22, 24, 30, usize::BITS - 2] {
         let layout = Layout::from_size_align(1, 1 << shift).unwrap();
+        let aligned = (heap.base().addr() + 1).next_multiple_of(layout.align());
+        let in_heap = aligned < heap.acme().addr();
+        #[cfg(feature = "checks")]
+        let fits = common::fits(&talc, layout);
         // SAFETY: the heap is valid.
-        if let Ok(p) = unsafe { talc.malloc(layout) } {
-            assert!(heap.contains(p.as_ptr()));
-            model.insert(p, layout);
+        let result = unsafe { talc.malloc(layout) };
+        #[cfg(feature = "checks")]
+        assert_eq!(result.is_ok(), fits, "align 2^{shift}");
+        match result {
+            Ok(p) => {
+                assert!(in_heap && heap.contains(p.as_ptr()));
+                model.insert(p, layout);
+            }
+            Err(()) => {}
         }
     }
     common::free_all(&mut talc, &mut model);

@@ -11,8 +11,9 @@ static mut ARENA: [u8; 8 << 20] = [0; 8 << 20];
 
 #[global_allocator]
 // SAFETY: this program runs one thread; the arena serves this allocator only.
-static ALLOC: TalckSingleThreaded<InitOnOom> =
-    unsafe { TalckSingleThreaded::new(Talc::new(InitOnOom::new(Span::from_array(&raw mut ARENA)))) };
+static ALLOC: TalckSingleThreaded<InitOnOom> = unsafe {
+    TalckSingleThreaded::new(Talc::new(InitOnOom::new(Span::from_array(&raw mut ARENA))))
+};
 
 fn main() {
     // With backtraces on, the panic hook would ask the reserve for megabytes

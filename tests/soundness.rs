@@ -93,8 +93,10 @@ fn memory_at_the_top_of_the_address_space_is_refused_untouched() {
     ] {
         // No provenance: any access through these pointers is undefined
         // behaviour (and a crash natively), so the calls must not touch them.
-        let span =
-            Span::new(std::ptr::without_provenance_mut(base), std::ptr::without_provenance_mut(acme));
+        let span = Span::new(
+            std::ptr::without_provenance_mut(base),
+            std::ptr::without_provenance_mut(acme),
+        );
         let mut talc = Talc::new(ErrOnOom);
         // SAFETY: claims and inits of memory too small to use touch nothing.
         unsafe {

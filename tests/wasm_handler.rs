@@ -48,12 +48,12 @@ fn first_growth_makes_the_arena_then_growth_extends_it() {
     let arena = talc.get_arena();
     assert_eq!(arena, Span::new(arena.base(), arena.base().wrapping_add(PAGE)));
     assert_eq!(arena.base().addr(), sim.page_addr(1));
-    assert_eq!(talc.get_last_heap(), arena);
+    assert_eq!(talc.get_last_heap_acme(), arena.acme());
 
     let big = layout(5 * PAGE, 8);
     let blocks: Vec<_> = (0..6).map(|_| alloc(&mut talc, &sim, big)).collect();
     // Every step extended the one heap.
-    assert_eq!(talc.get_last_heap(), talc.get_arena());
+    assert_eq!(talc.get_last_heap_acme(), talc.get_arena().acme());
     assert_eq!(talc.get_arena().acme().addr(), sim.end_addr());
     let grows = sim.grows.get();
     // SAFETY: each block is live with its layout.
@@ -101,12 +101,19 @@ fn foreign_growth_between_size_and_grow_makes_a_separate_heap() {
     let big = layout(3 * PAGE, 8);
     let b = alloc(&mut talc, &sim, big);
     assert_eq!(talc.get_arena(), arena, "the arena was not extended over foreign pages");
-    let heap = talc.get_last_heap();
-    assert_ne!(heap, arena);
-    assert!(heap.base().addr() >= sim.page_addr(4));
+    let top = talc.get_last_heap_acme();
+    assert_ne!(top, arena.acme());
+    assert!(b.as_ptr().addr() >= sim.page_addr(4), "the new heap lies above the foreign pages");
+    assert_eq!(top.addr(), sim.end_addr());
     // Growth goes on from the new heap.
     let c = alloc(&mut talc, &sim, big);
-    assert_eq!(talc.get_last_heap().base(), heap.base());
+    assert_eq!(talc.get_last_heap_acme().addr(), sim.end_addr());
+    // The free top of the new heap and the new pages made one chunk.
+    assert_eq!(
+        c.as_ptr().addr(),
+        b.as_ptr().addr() + 3 * PAGE + WORD,
+        "growth extends the new heap"
+    );
     sim.check_foreign();
     // SAFETY: live blocks with their layouts.
     unsafe {
@@ -198,7 +205,7 @@ fn init_that_fails_after_growth_starts_afresh() {
     // SAFETY: `tiny` outlives its use: `init` refuses it (too small for the
     // metadata), and the old heap's blocks are abandoned, never used again.
     assert!(unsafe { talc.init(Span::from(&mut tiny)) }.is_err());
-    assert!(talc.get_arena().is_empty() && talc.get_last_heap().is_empty());
+    assert!(talc.get_arena().is_empty() && talc.get_last_heap_acme().is_null());
     let b = alloc(&mut talc, &sim, layout(100, 8));
     let arena = talc.get_arena();
     assert!(arena.contains(b.as_ptr()));
@@ -226,10 +233,10 @@ fn growth_after_truncating_the_grown_heap() {
     // SAFETY: the arena is this `Talc`'s heap, as last returned.
     let cut = unsafe { talc.truncate(arena, Span::empty()) };
     assert!(cut.acme().addr() < arena.acme().addr());
-    assert_eq!(talc.get_last_heap(), cut);
+    assert_eq!(talc.get_last_heap_acme(), cut.acme());
     // The released pages are not ours any more: growth makes a new heap.
     let c = alloc(&mut talc, &sim, big);
-    assert_ne!(talc.get_last_heap(), talc.get_arena());
+    assert_ne!(talc.get_last_heap_acme(), talc.get_arena().acme());
     let d = alloc(&mut talc, &sim, layout(PAGE, 8));
     // SAFETY: live blocks with their layouts.
     unsafe {
@@ -249,11 +256,12 @@ fn claim_and_growth() {
     let a = alloc(&mut talc, &sim, layout(100, 8));
     // SAFETY: `elsewhere` outlives `talc` and serves nothing else.
     let heap = unsafe { talc.claim(elsewhere.span()) }.unwrap();
-    assert_eq!(talc.get_last_heap(), heap);
+    assert_eq!(talc.get_last_heap_acme(), heap.acme());
     let big = layout(2 * PAGE, 8);
     let b = alloc(&mut talc, &sim, big);
-    let grown = talc.get_last_heap();
-    assert!(grown != heap && grown != talc.get_arena());
+    let grown = talc.get_last_heap_acme();
+    assert!(grown != heap.acme() && grown != talc.get_arena().acme());
+    assert_eq!(grown.addr(), sim.end_addr());
     // SAFETY: live blocks with their layouts.
     unsafe {
         talc.free(a, layout(100, 8));
@@ -281,9 +289,9 @@ fn random_growth_with_interference() {
                 0..=2 => sim.foreign_next.set(rng.range(1, 2)),
                 3 => sim.refuse_next.set(true),
                 4 if model.len() == 0 => {
-                    let heap = talc.get_last_heap();
-                    // SAFETY: the last heap is this `Talc`'s, as it now is.
-                    unsafe { talc.truncate(heap, Span::empty()) };
+                    let arena = talc.get_arena();
+                    // SAFETY: the arena is this `Talc`'s heap, as it now is.
+                    unsafe { talc.truncate(arena, Span::empty()) };
                 }
                 5..=54 => {
                     let max = if MIRI { PAGE / 4 } else { 5 * PAGE };

@@ -133,6 +133,13 @@ pub fn acme_of(span: talcum::Span) -> usize {
     span.acme() as usize
 }
 
+/// The last heap of `talc` (see `Talc::get_last_heap_acme`), given where it
+/// starts.
+pub fn last_heap(talc: &LocalTalc, base: usize) -> talcum::Span {
+    let acme = talc.get_last_heap_acme();
+    talcum::Span::new(acme.with_addr(base), acme)
+}
+
 // ---------------------------------------------------------------------------
 // Fill patterns
 // ---------------------------------------------------------------------------

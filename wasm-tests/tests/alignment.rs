@@ -82,7 +82,7 @@ fn reuse_in_a_tight_heap(talc: &mut LocalTalc, size: usize, align: usize) {
     }
     let f_layout = Layout::from_size_align(filler - WORD, WORD).unwrap();
     let f = must_malloc(talc, f_layout, tag + 1);
-    let heap = talc.get_last_heap();
+    let heap = wasm_tests::last_heap(talc, base);
     assert_eq!(base_of(heap), base, "setup: the filler did not start a heap at the end of memory");
     assert_eq!(f.as_ptr() as usize, base + WORD, "setup: the filler is not at the heap's base");
     let p = must_malloc(talc, layout, tag);
@@ -94,7 +94,7 @@ fn reuse_in_a_tight_heap(talc: &mut LocalTalc, size: usize, align: usize) {
     );
     // No free memory left anywhere but in the block, once it is freed.
     // SAFETY: the last heap as it now is.
-    let heap = unsafe { talc.truncate(talc.get_last_heap(), Span::empty()) };
+    let heap = unsafe { talc.truncate(wasm_tests::last_heap(talc, base), Span::empty()) };
     // SAFETY: `heap` as just returned.
     assert_eq!(acme_of(unsafe { talc.get_allocated_span(heap) }), acme_of(heap) - WORD);
     // SAFETY: `p` is live with `layout`.

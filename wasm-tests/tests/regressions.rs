@@ -73,13 +73,14 @@ fn freed_aligned_block_is_taken_again_without_growing() {
     let mut talc = local_talc();
     let mut blocks: Vec<NonNull<u8>> = Vec::with_capacity(4096);
     blocks.push(must_malloc(&mut talc, layout, 0));
-    let heap = talc.get_last_heap();
+    let heap = talc.get_arena();
+    assert_eq!(talc.get_last_heap_acme(), heap.acme());
     let pages = memory_pages();
     // Fill the heap from the bottom while its free top surely fits another
     // block (10 words, and the sentinel's).
     let free_top = |talc: &wasm_tests::LocalTalc| {
-        let heap = talc.get_last_heap();
-        // SAFETY: the last heap as it now is.
+        let heap = talc.get_arena();
+        // SAFETY: the arena (the only heap) as it now is.
         acme_of(heap) - acme_of(unsafe { talc.get_allocated_span(heap) })
     };
     while free_top(&talc) >= 11 * WORD {
@@ -87,7 +88,8 @@ fn freed_aligned_block_is_taken_again_without_growing() {
         assert!(blocks.len() < blocks.capacity(), "the heap held too many blocks");
     }
     assert_eq!(memory_pages(), pages, "filling the heap's free top grew memory");
-    assert_eq!(talc.get_last_heap(), heap);
+    assert_eq!(talc.get_arena(), heap);
+    assert_eq!(talc.get_last_heap_acme(), heap.acme());
     // Close what is left of the top exactly: a word-aligned block of the free
     // chunk's size, less its tag.
     let rest = free_top(&talc) - WORD;
@@ -148,7 +150,7 @@ fn failed_init_leaves_no_heap_and_growth_starts_a_fresh_arena() {
     let r = unsafe { talc.init(Span::from_array(&raw mut TOO_SMALL)) };
     assert!(r.is_err(), "a 64-byte arena was accepted: {r:?}");
     assert!(talc.get_arena().is_empty(), "an arena after a failed init");
-    assert!(talc.get_last_heap().is_empty(), "a last heap after a failed init");
+    assert!(talc.get_last_heap_acme().is_null(), "a last heap after a failed init");
 
     // Memory still ends where the forgotten arena does: a handler that kept it
     // would extend it.
@@ -163,7 +165,7 @@ fn failed_init_leaves_no_heap_and_growth_starts_a_fresh_arena() {
         "the new arena {new:?} is not in the pages grown above {end:#x}"
     );
     assert!(new.contains(q.as_ptr()));
-    assert_eq!(talc.get_last_heap(), new);
+    assert_eq!(talc.get_last_heap_acme(), new.acme());
     // SAFETY: the forgotten arena is still memory of ours, readable.
     let now = unsafe { std::slice::from_raw_parts(old.base(), old.size()) };
     if let Some(at) = now.iter().zip(&copy).position(|(a, b)| a != b) {
@@ -189,8 +191,8 @@ fn growth_after_truncating_the_last_heap_makes_a_separate_heap() {
     let arena = talc.get_arena();
     assert!(arena.contains(x.as_ptr()));
     assert_eq!(
-        talc.get_last_heap(),
-        arena,
+        talc.get_last_heap_acme(),
+        arena.acme(),
         "setup: growing for the big block did not extend the arena"
     );
     assert_eq!(
@@ -206,7 +208,11 @@ fn growth_after_truncating_the_last_heap_makes_a_separate_heap() {
     assert_eq!(base_of(cut), base_of(arena));
     assert!(acme_of(cut) + 200_000 < acme_of(arena), "the arena was not cut down: {cut:?}");
     assert_eq!(talc.get_arena(), cut);
-    assert_eq!(talc.get_last_heap(), cut, "the last heap did not follow the truncation");
+    assert_eq!(
+        talc.get_last_heap_acme(),
+        cut.acme(),
+        "the last heap did not follow the truncation"
+    );
 
     // The released pages are ours again: marked, the allocator must leave them be.
     let released = acme_of(cut)..acme_of(arena);
@@ -215,8 +221,9 @@ fn growth_after_truncating_the_last_heap_makes_a_separate_heap() {
     let end = memory_bytes();
     let y = must_malloc(&mut talc, later, 30);
     assert!(memory_bytes() > end, "the allocation after truncate did not grow memory");
-    let heap = talc.get_last_heap();
-    assert_ne!(heap, talc.get_arena(), "growth after truncate extended the arena");
+    let heap = wasm_tests::last_heap(&talc, end as usize);
+    assert_ne!(heap.acme(), talc.get_arena().acme(), "growth after truncate extended the arena");
+    assert_eq!(acme_of(heap) as u64, memory_bytes(), "the new heap does not end where memory does");
     assert!(
         base_of(heap) as u64 >= end,
         "the new heap {heap:?} is not in the pages grown above {end:#x}"

@@ -61,25 +61,27 @@ fn claim_several_heaps_and_allocate_across_them() {
 
 #[test]
 fn extend_then_truncate_the_arena() {
-    let mut arena = Arena::new(256 << 10);
+    // Under Miri a quarter of everything (each operation walks the heap).
+    let k = if MIRI { 4 } else { 1 };
+    let mut arena = Arena::new((256 << 10) / k);
     // The first heap's provenance covers only it; the extension's, all.
-    let small = arena.narrow_span(16 << 10);
+    let small = arena.narrow_span((16 << 10) / k);
     let full = arena.span();
     let mut talc = Talc::new(ErrOnOom);
     // SAFETY: the arena outlives `talc`; only its first 16 KiB are handed over.
     let heap = unsafe { talc.init(small).unwrap() };
     assert_eq!(heap, small);
     let mut model = Model::default();
-    let before = alloc_n(&mut talc, &mut model, 100, 1000);
-    assert!(before < 16, "16 KiB held {before} blocks of 1000 B");
+    let before = alloc_n(&mut talc, &mut model, 100 / k, 1000);
+    assert!(before < 16 / k, "the first heap held {before} blocks of 1000 B");
     // SAFETY: the memory above the heap is ours and unused.
     let heap = unsafe { talc.extend(heap, full) };
     assert_eq!(heap, full);
     assert_eq!(talc.get_arena(), full);
-    let after = alloc_n(&mut talc, &mut model, 100, 1000);
-    assert_eq!(after, 100, "the extension must serve every block");
+    let after = alloc_n(&mut talc, &mut model, 100 / k, 1000);
+    assert_eq!(after, 100 / k, "the extension must serve every block");
     // Free the blocks in the upper half; truncate down to the rest.
-    let mid = full.base() as usize + (128 << 10);
+    let mid = full.base() as usize + (128 << 10) / k;
     let upper: Vec<usize> = model.blocks.range(mid - 1200..).map(|(&a, _)| a).collect();
     for a in upper {
         let b = model.remove(a);
@@ -89,7 +91,7 @@ fn extend_then_truncate_the_arena() {
     // SAFETY: `heap` is the arena as last returned.
     let allocated = unsafe { talc.get_allocated_span(heap) };
     assert!(allocated.acme() as usize <= mid);
-    let want = Span::new(full.base(), full.base().wrapping_add(100 << 10));
+    let want = Span::new(full.base(), full.base().wrapping_add((100 << 10) / k));
     // SAFETY: as above.
     let heap = unsafe { talc.truncate(heap, want) };
     let floor = allocated.acme() as usize + W;
@@ -101,8 +103,8 @@ fn extend_then_truncate_the_arena() {
         assert!(heap.contains(std::ptr::without_provenance_mut(a)));
         common::verify(b, b.layout.size());
     }
-    let more = alloc_n(&mut talc, &mut model, 200, 1000);
-    assert!(more < 200, "a truncated heap cannot hold 200 more blocks");
+    let more = alloc_n(&mut talc, &mut model, 200 / k, 1000);
+    assert!(more < 200 / k, "a truncated heap cannot hold all of them");
     for &a in model.blocks.keys() {
         assert!(heap.contains(std::ptr::without_provenance_mut(a)));
     }

@@ -182,7 +182,9 @@ fn run(data: &[u8]) {
                     let i = model.pick(&mut input);
                     let b = model.blocks[i];
                     let mut align = if input.u8() < 192 { b.align } else { input.align() };
-                    if align > b.align && avoid_known_bug("grow-align") {
+                    if align > b.align && avoid_known_bug("grow-align")
+                        || align < b.align && avoid_known_bug("align-down")
+                    {
                         align = b.align;
                     }
                     let new = layout(b.size.saturating_add(input.size()), align);
@@ -223,7 +225,9 @@ fn run(data: &[u8]) {
                     let i = model.pick(&mut input);
                     let b = model.blocks[i];
                     let mut align = if input.u8() < 192 { b.align } else { input.align() };
-                    if align > b.align && avoid_known_bug("grow-align") {
+                    if align > b.align && avoid_known_bug("grow-align")
+                        || align < b.align && avoid_known_bug("align-down")
+                    {
                         align = b.align;
                     }
                     let new = layout(b.size - input.size() % (b.size + 1), align);

@@ -782,7 +782,12 @@ macro_rules! trace {
 ///
 /// Names: `grow-align` (TalckRef's Allocator::grow/shrink to a larger
 /// alignment when the old pointer already has it; see
-/// tests/fuzz_regressions.rs; fixed in eb50990, so no run needs it now).
+/// tests/fuzz_regressions.rs; fixed in eb50990, so no run needs it now);
+/// `align-down` (Allocator::grow/shrink to a smaller alignment, in place:
+/// the block keeps the padding of its old alignment, and the `checks`
+/// feature, since 15b23bc, then refuses the block's deallocation as "not
+/// the start of an allocation"; seed
+/// `seeds/talck_global/crash-checks-shrink-to-smaller-align-in-place`).
 pub fn avoid_known_bug(name: &str) -> bool {
     static KNOWN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     KNOWN

@@ -140,10 +140,7 @@ fn faults_on_several_threads_at_once() {
                         }
                         // SAFETY: the block is live, with its layout.
                         unsafe { ALLOC.dealloc(std::ptr::with_exposed_provenance_mut(p), l) };
-                        assert_eq!(
-                            keep.iter().sum::<u64>(),
-                            (99 + round as u64) * (100 + round as u64) / 2
-                        );
+                        assert_eq!(keep.iter().sum::<u64>(), (99 + round) * (100 + round) / 2);
                     }
                 })
             })

@@ -1,23 +1,36 @@
-// The speed half of `cargo size-report`: times the bench modules in Node.
+// The speed half of `cargo size-report`: runs the bench modules in Node.
 //
-// Usage: node bench.mjs CONFIG.json
+// Usage: node --no-liftoff --expose-gc bench.mjs CONFIG.json
 //
-// CONFIG: { "runs": R,
+// CONFIG: { "rounds": R, "reps": K, "cap_us": C,
 //           "allocators": [{ "name": "...", "path": "x.wasm" }, ...],
-//           "workloads": [{ "name": "...", "export": "bench_...", "seed": S, "n": N }, ...] }
+//           "workloads": [{ "name": "...", "export": "bench_...", "seed": S, "n": N,
+//                           "args": [...], "timed": true, "reps": K' }, ...] }
 //
 // Every module is raw wasm with no imports, instantiated with
 // `WebAssembly.instantiate(module, {})`: no wasm-bindgen glue is measured.
-// First, for each workload and allocator, one run on a fresh instance with
-// every byte of every block written and verified (`full = 1`); it also
-// warms the engine. All allocators must report the same action count for a
-// workload (the same program makes the same calls). Then R timed rounds:
-// in each round, each workload runs once per allocator, each on a fresh
-// instance, the allocator order rotating from round to round.
+// An export is called as `fn(seed, n, full, ...args)`.
+//
+// 1. Verification: for each workload and allocator, one run on a fresh
+//    instance with every byte of every block written and verified
+//    (`full = 1`). All allocators must report the same actions and the same
+//    allocator calls for a workload (the same program makes the same calls).
+//    The memory grown, the peak of live bytes and the bytes `realloc` moved
+//    come from this run. A cell whose verification run took more than C µs
+//    of CPU time is not timed (a quadratic worst case on a slow allocator).
+// 2. Timing (workloads with `timed`): R rounds. In each round, each workload
+//    runs for each allocator (the order rotating from round to round) on a
+//    fresh instance: once untimed (the warm-up: it grows the memory the
+//    workload needs and touches its pages), then K times (the workload's
+//    own `reps`, else the config's), each call timed on its own. Light
+//    touch (`full = 0`): each block's first byte is written and checked.
+//    A full garbage collection runs before each instance's timed calls, so
+//    that no earlier instance's memory is collected while one is timed.
 //
 // Output, one line each:
-//   check <allocator> <workload> <actions>
-//   run <allocator> <workload> <round> <actions> <wall_us> <cpu_us> <grown_bytes>
+//   check <allocator> <workload> <actions> <calls> <grown_bytes> <peak_live_bytes> <moved_bytes> <cpu_us>
+//   slow <allocator> <workload>                 (not timed: see above)
+//   run <allocator> <workload> <round> <rep> <actions> <wall_us> <cpu_us>
 //     (cpu_us: the process's user + system CPU time over the call, from
 //     process.cpuUsage(): unlike wall time, it leaves out the time other
 //     processes held the CPU)
@@ -30,7 +43,7 @@ const CODES = {
   "-1": "block contents changed while live (or a copy lost bytes)",
   "-2": "the allocator returned null",
   "-3": "a pointer lacks its requested alignment",
-  "-4": "invalid layout (workload bug)",
+  "-4": "invalid layout or parameter (workload bug)",
 };
 
 function fail(alloc, workload, message) {
@@ -38,17 +51,21 @@ function fail(alloc, workload, message) {
   process.exit(2);
 }
 
-async function runOnce(entry, w, full) {
-  const instance = await WebAssembly.instantiate(entry.module, {});
-  const ex = instance.exports;
+const collect = typeof globalThis.gc === "function" ? globalThis.gc : () => {};
+
+async function instance(entry) {
+  return (await WebAssembly.instantiate(entry.module, {})).exports;
+}
+
+// One call of the workload on `ex`; returns its actions and times.
+function call(entry, w, ex, full) {
   const fn = ex[w.export];
   if (typeof fn !== "function") fail(entry.name, w.name, `no export ${w.export}`);
-  const before = ex.memory.buffer.byteLength;
   let result;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   try {
-    result = fn(w.seed, w.n, full ? 1 : 0);
+    result = fn(w.seed, w.n, full ? 1 : 0, ...(w.args ?? []));
   } catch (e) {
     fail(entry.name, w.name, `trapped: ${e && e.message ? e.message : String(e)}`);
   }
@@ -57,18 +74,30 @@ async function runOnce(entry, w, full) {
   if (result < 0) {
     fail(entry.name, w.name, `check failed (code ${result}: ${CODES[String(result)] ?? "unknown"})`);
   }
+  return { actions: result, micros: (t1 - t0) * 1000, cpu: c1.user + c1.system };
+}
+
+async function verify(entry, w) {
+  const ex = await instance(entry);
+  const before = ex.memory.buffer.byteLength;
+  const calls0 = ex.bench_calls();
+  const moved0 = ex.bench_moved();
+  ex.bench_reset_peak();
+  const r = call(entry, w, ex, true);
   return {
-    actions: result,
-    micros: (t1 - t0) * 1000,
-    cpu: c1.user + c1.system,
+    cpu: r.cpu,
+    actions: r.actions,
+    calls: (ex.bench_calls() - calls0) >>> 0,
     grown: ex.memory.buffer.byteLength - before,
+    peak: ex.bench_peak() >>> 0,
+    moved: Number(ex.bench_moved() - moved0),
   };
 }
 
 async function main() {
   const path = process.argv[2];
   if (!path) {
-    console.error("usage: node bench.mjs CONFIG.json");
+    console.error("usage: node --no-liftoff --expose-gc bench.mjs CONFIG.json");
     process.exit(1);
   }
   const cfg = JSON.parse(readFileSync(path, "utf8"));
@@ -77,24 +106,44 @@ async function main() {
     module: new WebAssembly.Module(readFileSync(a.path)),
   }));
 
+  const calls = new Map();
+  const slow = new Set();
   for (const w of cfg.workloads) {
     let expected = null;
     for (const e of entries) {
-      const r = await runOnce(e, w, true);
-      if (expected === null) expected = { name: e.name, actions: r.actions };
-      else if (r.actions !== expected.actions) {
-        fail(e.name, w.name, `made ${r.actions} actions where ${expected.name} made ${expected.actions}`);
+      const r = await verify(e, w);
+      if (expected === null) expected = { name: e.name, ...r };
+      else if (r.actions !== expected.actions || r.calls !== expected.calls) {
+        fail(e.name, w.name, `made ${r.actions} actions and ${r.calls} allocator calls where ` +
+          `${expected.name} made ${expected.actions} and ${expected.calls}`);
       }
-      console.log(`check ${e.name} ${w.name} ${r.actions}`);
+      console.log(`check ${e.name} ${w.name} ${r.actions} ${r.calls} ${r.grown} ${r.peak} ${r.moved} ${r.cpu}`);
+      if (w.timed !== false && cfg.cap_us && r.cpu > cfg.cap_us) {
+        slow.add(`${e.name} ${w.name}`);
+        console.log(`slow ${e.name} ${w.name}`);
+      }
     }
+    calls.set(w.name, expected.calls);
   }
 
-  for (let round = 0; round < cfg.runs; round++) {
-    for (const w of cfg.workloads) {
+  const timed = cfg.workloads.filter((w) => w.timed !== false);
+  for (let round = 0; round < cfg.rounds; round++) {
+    for (const w of timed) {
+      const reps = w.reps ?? cfg.reps;
       for (let k = 0; k < entries.length; k++) {
         const e = entries[(k + round) % entries.length];
-        const r = await runOnce(e, w, false);
-        console.log(`run ${e.name} ${w.name} ${round} ${r.actions} ${r.micros.toFixed(3)} ${r.cpu} ${r.grown}`);
+        if (slow.has(`${e.name} ${w.name}`)) continue;
+        const ex = await instance(e);
+        call(e, w, ex, false);
+        collect();
+        for (let rep = 0; rep < reps; rep++) {
+          const c0 = ex.bench_calls();
+          const r = call(e, w, ex, false);
+          if (((ex.bench_calls() - c0) >>> 0) !== calls.get(w.name)) {
+            fail(e.name, w.name, "made other allocator calls in the light run than in the full one");
+          }
+          console.log(`run ${e.name} ${w.name} ${round} ${rep} ${r.actions} ${r.micros.toFixed(3)} ${r.cpu}`);
+        }
       }
     }
   }

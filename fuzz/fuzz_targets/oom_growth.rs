@@ -14,9 +14,9 @@
 //! small for the metadata, which fails and leaves no heap) and `claim`
 //! memory that was given back. The harness follows every heap: after each
 //! request it derives from the pages grown which heap was extended and
-//! which is new (the handler extends `get_last_heap()` exactly when the new
+//! which is new (the handler extends the last heap exactly when the new
 //! pages start where it ends) and compares with `get_arena`,
-//! `get_last_heap` and the counters.
+//! `get_last_heap_acme` and the counters.
 //!
 //! Checks, besides the block model (every block patterned and verified, in
 //! a heap, on no foreign page, overlapping no other):
@@ -114,6 +114,11 @@ fn base(s: Span) -> usize {
 
 fn acme(s: Span) -> usize {
     s.get_base_acme().map_or(0, |(_, a)| a as usize)
+}
+
+/// Where the heap that an OOM handler would extend ends (0: none).
+fn last_acme<O: OomHandler>(talc: &Talc<O>) -> usize {
+    talc.get_last_heap_acme() as usize
 }
 
 fn align_up(a: usize) -> usize {
@@ -267,7 +272,8 @@ struct GrowthSnap {
     grows: usize,
     grown_pages: usize,
     refuse: bool,
-    last: Span,
+    /// Where the last heap ended (0: none).
+    last: usize,
 }
 
 fn run_growth(mode: u8, input: &mut Input) -> u64 {
@@ -374,12 +380,12 @@ impl Growth<'_> {
     /// Follows the pages grown by us since `from` (in pages) into the heaps:
     /// a run of them that starts where the last heap ends extends it, any
     /// other starts a new heap, which becomes the last one.
-    fn absorb(&mut self, talc: &Talc<Handler<'_>>, from: usize, last: Span, what: &str) {
+    fn absorb(&mut self, talc: &Talc<Handler<'_>>, from: usize, last: usize, what: &str) {
         let to = self.sim.pages();
-        let mut last_i = self.heaps.iter().position(|&h| h == last);
+        let mut last_i = self.heaps.iter().position(|&h| last != 0 && acme(h) == last);
         assert!(
-            last.is_empty() || last_i.is_some(),
-            "{what}: get_last_heap() {last:?} was none of the heaps {:?}",
+            last == 0 || last_i.is_some(),
+            "{what}: the last heap's acme {last:#x} was none of the heaps' {:?}",
             self.heaps
         );
         let mut grew = false;
@@ -408,8 +414,8 @@ impl Growth<'_> {
             grew = true;
         }
         if grew {
-            let expect = self.heaps[last_i.expect("a heap")];
-            assert_eq!(talc.get_last_heap(), expect, "{what}: the last heap after growth");
+            let expect = acme(self.heaps[last_i.expect("a heap")]);
+            assert_eq!(last_acme(talc), expect, "{what}: the last heap's acme after growth");
         }
     }
 }
@@ -430,7 +436,7 @@ impl<'a> Hooks for Growth<'a> {
             grows: self.sim.grows.get(),
             grown_pages: self.sim.grown_pages.get(),
             refuse: self.sim.refuse_next.get(),
-            last: talc.get_last_heap(),
+            last: last_acme(talc),
         }
     }
 
@@ -558,10 +564,10 @@ impl<'a> Hooks for Growth<'a> {
             self.heaps.first().copied().unwrap_or_else(Span::empty),
             "{what}: get_arena() is not the first heap"
         );
-        let last = talc.get_last_heap();
+        let last = last_acme(talc);
         assert!(
-            last.is_empty() || self.heaps.contains(&last),
-            "{what}: get_last_heap() {last:?} is none of the heaps {:?}",
+            last == 0 || self.heaps.iter().any(|&h| acme(h) == last),
+            "{what}: the last heap's acme {last:#x} is none of the heaps' {:?}",
             self.heaps
         );
     }
@@ -573,8 +579,8 @@ fn truncate(run: &mut Run<Growth<'_>>, input: &mut Input) {
     if h.heaps.is_empty() {
         return;
     }
-    let last = run.talc.get_last_heap();
-    let i = match h.heaps.iter().position(|&s| s == last) {
+    let last = last_acme(&run.talc);
+    let i = match h.heaps.iter().position(|&s| last != 0 && acme(s) == last) {
         Some(i) if input.u8() < 160 => i,
         _ => input.index(h.heaps.len()),
     };
@@ -595,7 +601,7 @@ fn truncate(run: &mut Run<Growth<'_>>, input: &mut Input) {
             "before truncate: blocks up to {hi:#x} above the allocated span {used:?}"
         );
     }
-    let was_last = heap == last;
+    let was_last = acme(heap) == last;
     // SAFETY: as above.
     let new = unsafe { run.talc.truncate(heap, want) };
     trace!("truncate(heap {i}: {heap:?}, {want:?}) -> {new:?}");
@@ -629,9 +635,9 @@ fn truncate(run: &mut Run<Growth<'_>>, input: &mut Input) {
         h.guards.guard(acme(new), acme(heap));
     }
     if was_last {
-        assert_eq!(run.talc.get_last_heap(), new, "the last heap after truncating it");
+        assert_eq!(last_acme(&run.talc), acme(new), "the last heap's acme after truncating it");
     } else {
-        assert_eq!(run.talc.get_last_heap(), last, "truncating another heap moved the last heap");
+        assert_eq!(last_acme(&run.talc), last, "truncating another heap moved the last heap");
     }
     // SAFETY: the model's blocks are live.
     unsafe {
@@ -687,11 +693,11 @@ fn init(run: &mut Run<Growth<'_>>, input: &mut Input) {
             assert!(n >= ARENA_MIN, "init accepted {n} usable bytes, less than the metadata");
             h.guards.unguard(base(heap), acme(heap));
             h.heaps.push(heap);
-            assert_eq!(run.talc.get_last_heap(), heap, "init: the last heap");
+            assert_eq!(last_acme(&run.talc), acme(heap), "init: the last heap's acme");
         }
         Err(()) => {
             assert!(n < ARENA_MIN, "init refused {span:?} ({n} usable bytes)");
-            assert!(run.talc.get_last_heap().is_empty(), "a failed init left a last heap");
+            assert_eq!(last_acme(&run.talc), 0, "a failed init left a last heap");
         }
     }
 }
@@ -722,7 +728,7 @@ fn claim(run: &mut Run<Growth<'_>>, input: &mut Input) {
             assert!(n >= min, "claim accepted {n} usable bytes (arena: {is_arena})");
             h.guards.unguard(base(heap), acme(heap));
             h.heaps.push(heap);
-            assert_eq!(run.talc.get_last_heap(), heap, "claim: the last heap");
+            assert_eq!(last_acme(&run.talc), acme(heap), "claim: the last heap's acme");
         }
         Err(()) => assert!(n < min, "claim refused {span:?} ({n} usable bytes, arena: {is_arena})"),
     }

@@ -5,14 +5,18 @@
 //!    (`minimal`, `app`) with a size profile, runs `wasm-opt -Oz`, and
 //!    compares each with the null-allocator baseline; twiggy lists talcum's
 //!    largest functions.
-//! 2. Speed: builds the bench module per allocator and times its workloads
-//!    in Node (`bench.mjs`), checking every block's contents.
+//! 2. Speed: builds the bench module per allocator at opt-level 3 and "z",
+//!    verifies every workload's blocks byte by byte, then times the
+//!    workloads in Node (`bench.mjs`) against a floor (a bump allocator) and
+//!    records the memory each allocator grew.
 //! 3. Prints a Markdown report, writes it to `size-report/REPORT.md`, and
 //!    draws `size-report/chart.svg`.
 //!
 //! `--check` builds the minimal modules of the baseline, talcum and
 //! dlmalloc only, and fails when talcum adds more than `budget.toml` allows
 //! or as much as dlmalloc does. `--size-only` reports sizes without timing.
+//! `--only`, `--alloc` and `--profile` narrow a run for quick iteration; a
+//! narrowed run prints its report and writes no file.
 
 mod budget;
 mod modules;
@@ -28,7 +32,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::{mpsc, Mutex};
 use std::time::Instant;
-use variants::{Kind, Variant, DLMALLOC_CRATE, DLMALLOC_STD, TALCUM, VARIANTS};
+use variants::{
+    Kind, Profile, Variant, BASELINE, DLMALLOC_CRATE, DLMALLOC_STD, FLOOR, TALCUM, VARIANTS,
+};
 
 /// Errors are messages for the terminal.
 pub type Result<T> = std::result::Result<T, String>;
@@ -42,35 +48,96 @@ enum Mode {
 
 struct Args {
     mode: Mode,
-    runs: usize,
+    rounds: usize,
+    reps: usize,
+    /// Workload names (`--only`).
+    only: Option<Vec<String>>,
+    /// Allocator names (`--alloc`); the floor and dlmalloc are added.
+    allocs: Option<Vec<String>>,
+    profiles: Vec<Profile>,
+}
+
+impl Args {
+    /// A narrowed run: prints its report, writes no file.
+    fn partial(&self) -> bool {
+        self.only.is_some() || self.allocs.is_some() || self.profiles.len() < Profile::ALL.len()
+    }
+
+    fn wants(&self, v: &Variant) -> bool {
+        match &self.allocs {
+            None => true,
+            Some(names) => {
+                names.iter().any(|n| n == v.name)
+                    || [BASELINE, FLOOR, DLMALLOC_CRATE].contains(&v.name)
+            }
+        }
+    }
 }
 
 const USAGE: &str = "\
-usage: cargo size-report [--check | --size-only] [--runs N]
+usage: cargo size-report [--check | --size-only] [--runs N] [--reps K]
+                         [--only W,..] [--alloc A,..] [--profile z|o3]
 
-  (no flag)    sizes and speed; writes size-report/REPORT.md and chart.svg
+  (no flag)    sizes, speed and memory; writes size-report/REPORT.md and chart.svg
   --size-only  sizes only (stdout; REPORT.md is left alone)
   --check      the CI gate: minimal-module sizes of the baseline, talcum and
                dlmalloc; exits 1 when talcum adds more bytes over the baseline
                than size-report/budget.toml allows, or as many as dlmalloc
-  --runs N     timed runs per allocator and workload (default 31)
+  --runs N     timing rounds (default 11): each round runs every workload on a
+               fresh instance per allocator, a warm-up call then K timed calls
+  --reps K     timed calls per instance and round (default 3; the worst cases
+               make one)
+  --only W,..  these workloads only (names as in the report)
+  --alloc A,.. these allocators only (the floor and dlmalloc come too)
+  --profile P  time the bench modules built at opt-level P only (z or o3)
 
+A run narrowed by --only, --alloc or --profile prints its report and writes
+no file. Node's raw output is kept in target/size-report/bench-out.txt.
 Tools go to $TALCUM_TOOLS or $HOME/.cache/talcum-tools (installed when missing).";
 
+fn number(it: &mut impl Iterator<Item = String>, flag: &str) -> Result<usize> {
+    let n = it.next().ok_or_else(|| format!("{flag} needs a number"))?;
+    n.parse().ok().filter(|&n| n > 0).ok_or_else(|| format!("{flag}: not a positive number: {n}"))
+}
+
+fn names(it: &mut impl Iterator<Item = String>, flag: &str, known: &[&str]) -> Result<Vec<String>> {
+    let list = it.next().ok_or_else(|| format!("{flag} needs a comma-separated list"))?;
+    let names: Vec<String> = list.split(',').map(str::trim).map(String::from).collect();
+    if let Some(bad) = names.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err(format!("{flag}: unknown name {bad:?}; known: {}", known.join(", ")));
+    }
+    Ok(names)
+}
+
 fn parse_args() -> Result<Option<Args>> {
-    let mut args = Args { mode: Mode::Full, runs: 31 };
+    let mut args = Args {
+        mode: Mode::Full,
+        rounds: 11,
+        reps: 3,
+        only: None,
+        allocs: None,
+        profiles: Profile::ALL.to_vec(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--check" => args.mode = Mode::Check,
             "--size-only" => args.mode = Mode::SizeOnly,
-            "--runs" => {
-                let n = it.next().ok_or("--runs needs a number")?;
-                args.runs = n
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| format!("--runs: not a positive number: {n}"))?;
+            "--runs" => args.rounds = number(&mut it, "--runs")?,
+            "--reps" => args.reps = number(&mut it, "--reps")?,
+            "--only" => {
+                let known: Vec<&str> = speed::WORKLOADS.iter().map(|w| w.name).collect();
+                args.only = Some(names(&mut it, "--only", &known)?);
+            }
+            "--alloc" => {
+                let known: Vec<&str> = VARIANTS.iter().map(|v| v.name).collect();
+                args.allocs = Some(names(&mut it, "--alloc", &known)?);
+            }
+            "--profile" => {
+                let p = it.next().ok_or("--profile needs z or o3")?;
+                args.profiles =
+                    vec![Profile::parse(&p)
+                        .ok_or_else(|| format!("--profile: z or o3, not {p:?}"))?];
             }
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -126,7 +193,7 @@ struct Optimised {
 /// What the build phase produced.
 struct Built {
     optimised: Vec<Optimised>,
-    bench: Vec<(&'static str, PathBuf)>,
+    bench: Vec<(&'static str, Profile, PathBuf)>,
     talcum_broken: Option<String>,
 }
 
@@ -146,18 +213,26 @@ fn build_all(
     paths: &Paths,
     wasm_opt: &Path,
     variants: &[&'static Variant],
-    mode: Mode,
+    args: &Args,
 ) -> Result<Built> {
+    let mode = args.mode;
     let size_kinds: &[Kind] =
         if mode == Mode::Check { &[Kind::Minimal] } else { &[Kind::Minimal, Kind::App] };
-    let mut plan: Vec<(&'static Variant, Kind)> = Vec::new();
-    for v in variants {
+    let mut plan: Vec<(&'static Variant, Kind, Profile)> = Vec::new();
+    for v in variants.iter().filter(|v| v.sizes) {
         for &k in size_kinds {
-            plan.push((v, k));
+            plan.push((v, k, Profile::Z));
         }
     }
     if mode == Mode::Full {
-        plan.extend(variants.iter().filter(|v| v.speed).map(|v| (*v, Kind::Bench)));
+        for &p in &args.profiles {
+            plan.extend(
+                variants
+                    .iter()
+                    .filter(|v| v.speed && (p == Profile::Z || v.o3))
+                    .map(|v| (*v, Kind::Bench, p)),
+            );
+        }
     }
 
     let (tx, rx) = mpsc::channel::<Job>();
@@ -196,24 +271,25 @@ fn build_all(
             });
         }
         let outcome = (|| {
-            for (i, &(v, kind)) in plan.iter().enumerate() {
+            for (i, &(v, kind, profile)) in plan.iter().enumerate() {
                 let step = format!("[{}/{}]", i + 1, plan.len());
                 if v.talcum && talcum_broken.is_some() {
                     eprintln!("{step} skip  {} {} (talcum does not build)", v.name, kind.name());
                     continue;
                 }
                 let t = Instant::now();
-                match modules::build(paths, v, kind) {
+                match modules::build(paths, v, kind, profile) {
                     Ok(raw) => {
                         eprintln!(
-                            "{step} built {} {}: {} B raw ({:.1} s)",
+                            "{step} built {} {} ({}): {} B raw ({:.1} s)",
                             v.name,
                             kind.name(),
+                            profile.name(),
                             modules::size_of(&raw)?,
                             t.elapsed().as_secs_f64()
                         );
                         if kind == Kind::Bench {
-                            bench.push((v.name, raw));
+                            bench.push((v.name, profile, raw));
                             continue;
                         }
                         let names = mode == Mode::Full && v.name == TALCUM && kind == Kind::Minimal;
@@ -337,7 +413,41 @@ fn load_average() -> Option<String> {
     text.split_whitespace().next().map(str::to_string)
 }
 
+/// Clock ticks since boot: (busy, total) over all CPUs, from /proc/stat.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4).unwrap_or(&0);
+    Some((total - idle, total))
+}
+
+/// CPU ticks of this process's waited-for children (user + system), from
+/// /proc/self/stat.
+fn children_ticks() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces): state is field
+    // 3, cutime and cstime are fields 16 and 17.
+    let rest = &text[text.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(13)?.parse::<u64>().ok()? + f.get(14)?.parse::<u64>().ok()?)
+}
+
+/// How many CPUs other processes kept busy, on average, between two
+/// readings of (machine ticks, children's ticks) around the timing.
+fn others_busy(before: Option<((u64, u64), u64)>, after: Option<((u64, u64), u64)>) -> Option<f64> {
+    let (((b0, t0), c0), ((b1, t1), c1)) = (before?, after?);
+    let elapsed = (t1 - t0) as f64 / cpus() as f64;
+    (elapsed > 0.0).then(|| (b1 - b0).saturating_sub(c1 - c0) as f64 / elapsed)
+}
+
+fn snapshot() -> Option<((u64, u64), u64)> {
+    Some((machine_ticks()?, children_ticks()?))
+}
+
 fn run(args: &Args) -> Result<bool> {
+    let load_at_start = load_average();
     let paths = Paths::new()?;
     tools::ensure_wasm32()?;
     let (wasm_opt, wasm_opt_version) = tools::wasm_opt()?;
@@ -345,9 +455,11 @@ fn run(args: &Args) -> Result<bool> {
     let node_version = if full { Some(tools::node()?) } else { None };
     let twiggy = if full { Some(tools::twiggy()?) } else { None };
 
-    let variants: Vec<&'static Variant> =
-        VARIANTS.iter().filter(|v| args.mode != Mode::Check || v.gate).collect();
-    let built = build_all(&paths, &wasm_opt, &variants, args.mode)?;
+    let variants: Vec<&'static Variant> = VARIANTS
+        .iter()
+        .filter(|v| if args.mode == Mode::Check { v.gate } else { args.wants(v) })
+        .collect();
+    let built = build_all(&paths, &wasm_opt, &variants, args)?;
 
     let mut notes = Vec::new();
     if let Some(e) = &built.talcum_broken {
@@ -370,6 +482,7 @@ fn run(args: &Args) -> Result<bool> {
     let versions = modules::locked_versions(&paths);
     let sizes: Vec<SizeRow> = variants
         .iter()
+        .filter(|v| v.sizes)
         .map(|v| SizeRow {
             variant: v,
             version: v.krate.and_then(|k| {
@@ -400,12 +513,18 @@ fn run(args: &Args) -> Result<bool> {
     if let Some(n) = &node_version {
         header.push(format!("- Node: {n}"));
     }
-    if let Some(load) = load_average() {
+    if let Some(load) = &load_at_start {
         header.push(format!("- Load average (1 min) at the start: {load} on {} CPUs", cpus()));
     }
+    if full {
+        header.push(
+            "- Bench modules: opt-level 3 (wasm-pack's default: fat LTO, codegen-units 1) and \
+             opt-level \"z\", no wasm-opt"
+                .into(),
+        );
+    }
 
-    let mut report =
-        Report { header, sizes, budget_line: None, largest: None, speeds: None, notes };
+    let mut report = Report { header, sizes, budget_line: None, largest: None, speed: None, notes };
 
     // The gate (reported in every mode, enforced by --check).
     let budget = budget::read(&paths.here.join("budget.toml"));
@@ -442,13 +561,46 @@ fn run(args: &Args) -> Result<bool> {
             ));
         }
         eprintln!("size-report: timing {} allocators in Node", built.bench.len());
-        let speeds = speed::run(&paths, &built.bench, args.runs)?;
+        let plan = speed::Plan {
+            rounds: args.rounds,
+            reps: args.reps,
+            cap_us: 1_500_000,
+            workloads: speed::WORKLOADS
+                .iter()
+                .filter(|w| args.only.as_ref().is_none_or(|o| o.iter().any(|n| n == w.name)))
+                .collect(),
+        };
+        let before = snapshot();
+        let timing_started = Instant::now();
+        let speeds = speed::run(&paths, &built.bench, &plan)?;
+        let others = others_busy(before, snapshot());
+        eprintln!(
+            "size-report: timed in {:.0} s; other processes kept {} CPUs busy meanwhile",
+            timing_started.elapsed().as_secs_f64(),
+            others.map_or("an unknown number of".into(), |o| format!("{o:.2}"))
+        );
+        let load_at_end = load_average();
+        if let Some(load) = &load_at_end {
+            report.header.push(format!("- Load average (1 min) at the end: {load}"));
+        }
+        if let Some(o) = others {
+            report.header.push(format!(
+                "- While the bench ran, other processes kept {o:.2} of the {} CPUs busy on average",
+                cpus()
+            ));
+        }
+        // Busy: others took a quarter of a CPU or more (the bench itself
+        // needs one, and V8 a little more).
+        let busy = others
+            .filter(|&o| o >= 0.25)
+            .map(|o| format!("other processes kept {o:.2} of {} CPUs busy while it ran", cpus()));
+        let z = speeds.get(&Profile::Z).or_else(|| speeds.values().next());
         let points: Vec<Point> = report
             .sizes
             .iter()
             .filter_map(|row| {
                 let x = report.minimal_over(row.variant.name)?;
-                let y = speeds.get(row.variant.name)?.get("random")?.per_us();
+                let y = z?.get(row.variant.name)?.get("random")?.per_us()?;
                 Some(Point {
                     label: row.variant.name.to_string(),
                     x: x as f64,
@@ -457,15 +609,26 @@ fn run(args: &Args) -> Result<bool> {
                 })
             })
             .collect();
-        report.speeds = Some((speeds, args.runs));
-        let svg = report::chart(&points);
+        report.speed = Some(report::SpeedRun {
+            speeds,
+            rounds: plan.rounds,
+            reps: plan.reps,
+            cap_us: plan.cap_us,
+            workloads: plan.workloads,
+            busy,
+        });
         let md = report::markdown(&report);
         print!("{md}");
-        for (file, text) in [("REPORT.md", &md), ("chart.svg", &svg)] {
-            let path = paths.here.join(file);
-            std::fs::write(&path, text).map_err(|e| format!("write {path:?}: {e}"))?;
+        if args.partial() {
+            eprintln!("size-report: a narrowed run: REPORT.md and chart.svg left alone");
+        } else {
+            let svg = report::chart(&points);
+            for (file, text) in [("REPORT.md", &md), ("chart.svg", &svg)] {
+                let path = paths.here.join(file);
+                std::fs::write(&path, text).map_err(|e| format!("write {path:?}: {e}"))?;
+            }
+            eprintln!("size-report: wrote size-report/REPORT.md and size-report/chart.svg");
         }
-        eprintln!("size-report: wrote size-report/REPORT.md and size-report/chart.svg");
     } else {
         print!("{}", report::markdown(&report));
     }

@@ -2,7 +2,7 @@
 //! shrinking them (wasm-opt -Oz, cached by content).
 
 use crate::tools;
-use crate::variants::{Kind, Variant};
+use crate::variants::{Kind, Profile, Variant};
 use crate::Result;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -32,17 +32,22 @@ impl Paths {
         Ok(Paths { manifest: here.join("module").join("Cargo.toml"), root, here, target })
     }
 
-    /// The file a build's raw module is kept in.
-    pub fn raw(&self, v: &Variant, kind: Kind) -> PathBuf {
-        self.target.join("wasm").join(format!("{}-{}.wasm", v.name, kind.name()))
+    /// The file a build's raw module is kept in (size modules are built at
+    /// "z" only and keep their old names).
+    pub fn raw(&self, v: &Variant, kind: Kind, profile: Profile) -> PathBuf {
+        let name = match profile {
+            Profile::Z => format!("{}-{}.wasm", v.name, kind.name()),
+            p => format!("{}-{}-{}.wasm", v.name, kind.name(), p.name()),
+        };
+        self.target.join("wasm").join(name)
     }
 }
 
 /// Builds one module; returns the path of its copy under `target/size-report/wasm`.
-pub fn build(paths: &Paths, v: &Variant, kind: Kind) -> Result<PathBuf> {
+pub fn build(paths: &Paths, v: &Variant, kind: Kind, profile: Profile) -> Result<PathBuf> {
     let mut cmd = Command::new(tools::cargo());
     cmd.current_dir(&paths.root)
-        .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
+        .args(["build", "--profile", profile.cargo(), "--target", "wasm32-unknown-unknown"])
         .arg("--manifest-path")
         .arg(&paths.manifest)
         .arg("--target-dir")
@@ -53,9 +58,10 @@ pub fn build(paths: &Paths, v: &Variant, kind: Kind) -> Result<PathBuf> {
         // Our own RUSTFLAGS (for the host) must not leak into wasm builds.
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
-    tools::run(&mut cmd, &format!("building {} {}", v.name, kind.name()))?;
-    let built = paths.target.join("wasm32-unknown-unknown/release/size_module.wasm");
-    let kept = paths.raw(v, kind);
+    tools::run(&mut cmd, &format!("building {} {} ({})", v.name, kind.name(), profile.name()))?;
+    let built =
+        paths.target.join("wasm32-unknown-unknown").join(profile.cargo()).join("size_module.wasm");
+    let kept = paths.raw(v, kind, profile);
     fs::copy(&built, &kept).map_err(|e| format!("copy {built:?} to {kept:?}: {e}"))?;
     Ok(kept)
 }

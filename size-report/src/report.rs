@@ -1,7 +1,7 @@
 //! The Markdown report and the SVG chart.
 
-use crate::speed::{Speeds, WORKLOADS};
-use crate::variants::{Variant, BASELINE};
+use crate::speed::{Cell, Group, Speeds, Table, Workload};
+use crate::variants::{Profile, Variant, BASELINE, DLMALLOC_CRATE, FLOOR, VARIANTS};
 use std::fmt::Write;
 
 /// A module's size before and after wasm-opt.
@@ -29,8 +29,19 @@ pub struct Report {
     pub budget_line: Option<String>,
     /// twiggy's largest functions: (bytes, share of the module, name).
     pub largest: Option<(String, Vec<FunctionSize>)>,
-    pub speeds: Option<(Speeds, usize)>,
+    pub speed: Option<SpeedRun>,
     pub notes: Vec<String>,
+}
+
+/// The speed and memory half of a report.
+pub struct SpeedRun {
+    pub speeds: Speeds,
+    pub rounds: usize,
+    pub reps: usize,
+    pub cap_us: u64,
+    pub workloads: Vec<&'static Workload>,
+    /// Why the figures were taken on a busy machine, if they were.
+    pub busy: Option<String>,
 }
 
 impl Report {
@@ -65,6 +76,8 @@ fn opt(s: Option<Sizes>) -> String {
 fn label(v: &Variant) -> String {
     if v.talcum {
         format!("**{}**", v.name)
+    } else if v.name == FLOOR {
+        "*floor* (harness only)".to_string()
     } else {
         v.name.to_string()
     }
@@ -129,48 +142,8 @@ pub fn markdown(r: &Report) -> String {
         }
     }
 
-    if let Some((speeds, runs)) = &r.speeds {
-        let names: Vec<&SizeRow> =
-            r.sizes.iter().filter(|row| speeds.contains_key(row.variant.name)).collect();
-        let _ = writeln!(md, "\n## Speed (actions per µs, higher is better)\n");
-        let _ = writeln!(
-            md,
-            "Each workload is Rust code inside the bench module (the same code for every \
-             allocator), exported and called from Node {} on raw wasm \
-             (`WebAssembly.instantiate(module, {{}})`, no wasm-bindgen), \
-             `node --no-liftoff`. Every allocator first runs every workload once with every \
-             byte of every block written and verified; a mismatch, a misaligned or null \
-             pointer, a trap, or a different action count aborts the report. The timed runs \
-             write and verify three bytes per block (first, middle, last). Medians of {runs} \
-             runs, each on a fresh instance, the allocators interleaved run by run, timed in \
-             the process's CPU time (`process.cpuUsage()`, user + system) so that other \
-             processes on the machine do not count; {wall}. Best in **bold**.\n",
-            r.header.iter().find_map(|h| h.strip_prefix("- Node: ")).unwrap_or(""),
-            wall = wall_note(speeds),
-        );
-        for w in WORKLOADS {
-            let _ = writeln!(md, "- **{}** ({}): {}.", w.name, w.unit, w.about);
-        }
-        md.push('\n');
-        table(&mut md, &names, speeds, |c| c.per_us(), true, |v| format!("{v:.2}"));
-        let _ = writeln!(
-            md,
-            "\n## Memory grown (MiB, lower is better)\n\n`memory.buffer.byteLength` after the \
-             workload minus before it, on a fresh instance: the heap each allocator needed.\n"
-        );
-        table(
-            &mut md,
-            &names,
-            speeds,
-            |c| c.grown as f64 / (1024.0 * 1024.0),
-            false,
-            |v| format!("{v:.2}"),
-        );
-        let _ = writeln!(
-            md,
-            "\n![size against speed](chart.svg)\n\n*Chart: minimal-module bytes over \
-             baseline against random-workload actions per µs.*"
-        );
+    if let Some(run) = &r.speed {
+        speed_sections(&mut md, r, run);
     }
 
     if !r.notes.is_empty() {
@@ -182,75 +155,288 @@ pub fn markdown(r: &Report) -> String {
     md
 }
 
-/// How wall-clock time compared with CPU time over the whole run, and how
-/// much runs varied.
-fn wall_note(speeds: &Speeds) -> String {
-    let cells = || speeds.values().flat_map(|m| m.values());
-    let (wall, cpu) =
-        cells().fold((0.0, 0.0), |(w, c), cell| (w + cell.median_wall_us, c + cell.median_us));
-    let spread = crate::speed::median(cells().map(|c| c.spread));
-    if cpu > 0.0 {
-        format!(
-            "the wall-clock medians added up to {:.2}× the CPU-time ones on this run. \
-             Run-to-run spread (interquartile range over median, the median over all \
-             cells): {:.1}%; read smaller differences as noise",
-            wall / cpu,
-            spread * 100.0
-        )
+/// The variants present in a table, in the report's order.
+fn rows_of(table: &Table) -> Vec<&'static Variant> {
+    VARIANTS.iter().filter(|v| table.contains_key(v.name)).collect()
+}
+
+fn cell_of<'a>(table: &'a Table, alloc: &str, w: &Workload) -> Option<&'a Cell> {
+    table.get(alloc)?.get(w.name)
+}
+
+/// Nanoseconds per allocator call over the floor's.
+fn over_floor(table: &Table, alloc: &str, w: &Workload) -> Option<f64> {
+    let c = cell_of(table, alloc, w)?;
+    let floor = cell_of(table, FLOOR, w)?;
+    Some(c.ns_per_call()? - floor.ns_per_call()?)
+}
+
+/// The ratio of an allocator's time to dlmalloc's (the crate).
+fn to_dlmalloc(table: &Table, alloc: &str, w: &Workload) -> Option<f64> {
+    let c = cell_of(table, alloc, w)?.time.as_ref()?;
+    let d = cell_of(table, DLMALLOC_CRATE, w)?.time.as_ref()?;
+    (d.median_us > 0.0).then(|| c.median_us / d.median_us)
+}
+
+fn ns(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
     } else {
-        "no CPU time was recorded".into()
+        format!("{v:.1}")
     }
 }
 
-fn table(
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// A table of `rows` by `cols`. `value` gives a cell's number (compared for
+/// the best, the floor left out) and text; a workload that is timed but has
+/// no timing for the allocator reads "not timed", with the CPU time of its
+/// verification run.
+fn grid(
     md: &mut String,
-    rows: &[&SizeRow],
-    speeds: &Speeds,
-    value: impl Fn(&crate::speed::Cell) -> f64,
-    high_is_good: bool,
-    show: impl Fn(f64) -> String,
+    rows: &[&'static Variant],
+    cols: &[&Workload],
+    table: &Table,
+    high_is_good: Option<bool>,
+    value: impl Fn(&str, &Workload) -> Option<(f64, String)>,
 ) {
     let _ = write!(md, "| allocator |");
-    for w in WORKLOADS {
+    for w in cols {
         let _ = write!(md, " {} |", w.name);
     }
     let _ = write!(md, "\n|---|");
-    for _ in WORKLOADS {
+    for _ in cols {
         let _ = write!(md, "--:|");
     }
     md.push('\n');
-    let best: Vec<Option<String>> = WORKLOADS
+    let best: Vec<Option<f64>> = cols
         .iter()
         .map(|w| {
-            let vals =
-                rows.iter().filter_map(|r| speeds.get(r.variant.name)?.get(w.name).map(&value));
-            let best = if high_is_good {
-                vals.max_by(f64::total_cmp)
-            } else {
-                vals.min_by(f64::total_cmp)
-            };
-            best.map(&show)
+            let vals = rows
+                .iter()
+                .filter(|v| v.name != FLOOR)
+                .filter_map(|v| value(v.name, w).map(|(x, _)| x));
+            match high_is_good {
+                Some(true) => vals.max_by(f64::total_cmp),
+                Some(false) => vals.min_by(f64::total_cmp),
+                None => None,
+            }
         })
         .collect();
-    for row in rows {
-        let _ = write!(md, "| {} |", label(row.variant));
-        for (w, best) in WORKLOADS.iter().zip(&best) {
-            match speeds.get(row.variant.name).and_then(|m| m.get(w.name)) {
-                Some(c) => {
-                    let s = show(value(c));
-                    if best.as_ref() == Some(&s) {
-                        let _ = write!(md, " **{s}** |");
-                    } else {
-                        let _ = write!(md, " {s} |");
-                    }
+    for v in rows {
+        let _ = write!(md, "| {} |", label(v));
+        for (w, best) in cols.iter().zip(&best) {
+            match value(v.name, w) {
+                Some((x, text)) if v.name != FLOOR && Some(x) == *best => {
+                    let _ = write!(md, " **{text}** |");
+                }
+                Some((_, text)) => {
+                    let _ = write!(md, " {text} |");
                 }
                 None => {
-                    let _ = write!(md, " — |");
+                    let text = match cell_of(table, v.name, w) {
+                        Some(c) if c.time.is_none() && w.timed() => {
+                            format!("not timed ({:.1} s verified)", c.verify_us / 1e6)
+                        }
+                        _ => "—".to_string(),
+                    };
+                    let _ = write!(md, " {text} |");
                 }
             }
         }
         md.push('\n');
     }
+}
+
+/// How wall-clock time compared with CPU time over a profile's cells, and
+/// the median spread.
+fn wall_note(speeds: &Speeds) -> (f64, f64) {
+    let cells = || speeds.values().flat_map(|t| t.values()).flat_map(|m| m.values());
+    let times = || cells().filter_map(|c| c.time.as_ref());
+    let (wall, cpu) = times().fold((0.0, 0.0), |(w, c), t| (w + t.median_wall_us, c + t.median_us));
+    let spread = crate::speed::median(times().map(|t| t.spread));
+    (if cpu > 0.0 { wall / cpu } else { 0.0 }, spread)
+}
+
+fn speed_sections(md: &mut String, r: &Report, run: &SpeedRun) {
+    let node = r.header.iter().find_map(|h| h.strip_prefix("- Node: ")).unwrap_or("");
+    let (wall_ratio, spread) = wall_note(&run.speeds);
+    let worst_reps = run
+        .workloads
+        .iter()
+        .find(|w| w.group == Group::Worst)
+        .and_then(|w| w.reps)
+        .map_or(String::new(), |k| format!(" ({k} for the worst cases)"));
+    let _ = writeln!(md, "\n## Speed\n");
+    if let Some(busy) = &run.busy {
+        let _ = writeln!(
+            md,
+            "> **Taken on a busy machine** ({busy}). CPU time leaves out the time other \
+             processes held the processors, but not what they did to the caches: read these \
+             figures as a preview, and small differences as noise.\n"
+        );
+    }
+    let _ = writeln!(
+        md,
+        "Each workload is Rust code inside the bench module (the same code for every \
+         allocator), exported and called from Node {node} on raw wasm \
+         (`WebAssembly.instantiate(module, {{}})`, no wasm-bindgen), `node --no-liftoff`. \
+         Bench modules are built twice: at opt-level 3 (what wasm-pack ships by default: fat \
+         LTO, one codegen unit) and at opt-level \"z\" (the size profile above); neither goes \
+         through wasm-opt.\n\n\
+         First every allocator runs every workload once on a fresh instance with every byte \
+         of every block written and verified: a changed byte, a misaligned or null pointer, \
+         a trap, or a different count of actions or allocator calls aborts the report. The \
+         memory figures come from this run. Then {rounds} rounds: in each, every allocator \
+         runs each timed workload on a fresh instance, once untimed (a warm-up that grows \
+         the memory the workload needs), then {reps} timed calls{worst_reps}, the allocators' \
+         order rotating from round to round. Timed calls touch only the first byte of each \
+         block. Each call is timed in the process's CPU time (`process.cpuUsage()`, user + \
+         system), so that other processes do not count; the wall-clock medians added up to \
+         {wall_ratio:.2}× the CPU-time ones. A cell is the median over the rounds of each \
+         round's median call; its spread is the interquartile range of those round figures \
+         over their median ({spread:.1}% over all cells; per cell below). Cells whose \
+         verification run took over {cap:.1} s of CPU are not timed.\n\n\
+         The *floor* (`size-report/module/src/floor.rs`) is a bump allocator with \
+         power-of-two free lists and no headers: about the least work that serves the \
+         workloads, so its time is the harness's own. *Over the floor* is an allocator's \
+         time minus the floor's, per allocator call: the allocator's own cost, cache effects \
+         included (so it can come out below zero).\n",
+        rounds = run.rounds,
+        reps = run.reps,
+        spread = spread * 100.0,
+        cap = run.cap_us as f64 / 1e6,
+    );
+    for (group, title) in [
+        (Group::Main, "Everyday workloads"),
+        (Group::Worst, "Worst cases for a binned allocator (issue 12)"),
+        (Group::Memory, "Memory patterns (issue 14; verified, not timed)"),
+    ] {
+        let ws: Vec<_> = run.workloads.iter().filter(|w| w.group == group).collect();
+        if ws.is_empty() {
+            continue;
+        }
+        let _ = writeln!(md, "{title}:\n");
+        for w in ws {
+            let _ = writeln!(md, "- **{}** ({}): {}.", w.name, w.unit, w.about);
+        }
+        md.push('\n');
+    }
+
+    let main: Vec<&Workload> =
+        run.workloads.iter().copied().filter(|w| w.group == Group::Main).collect();
+    let worst: Vec<&Workload> =
+        run.workloads.iter().copied().filter(|w| w.group == Group::Worst).collect();
+    let timed: Vec<&Workload> = run.workloads.iter().copied().filter(|w| w.timed()).collect();
+    let per_call: Vec<&Workload> = timed.iter().copied().filter(|w| w.name != "vec").collect();
+    for profile in Profile::ALL {
+        let Some(table) = run.speeds.get(&profile) else {
+            continue;
+        };
+        let rows = rows_of(table);
+        let suffix = if profile == Profile::O3 { " (wasm-pack's default)" } else { "" };
+        let _ = writeln!(md, "### {}{suffix}\n", profile.label());
+        if !main.is_empty() {
+            let _ = writeln!(md, "Actions per µs (higher is better; best in **bold**):\n");
+            grid(md, &rows, &main, table, Some(true), |a, w| {
+                let v = cell_of(table, a, w)?.per_us()?;
+                Some((v, format!("{v:.2}")))
+            });
+            md.push('\n');
+        }
+        if !per_call.is_empty() && table.contains_key(FLOOR) {
+            let _ = writeln!(
+                md,
+                "Over the floor: ns per allocator call (lower is better; the floor's own time \
+                 per call in its row):\n"
+            );
+            grid(md, &rows, &per_call, table, Some(false), |a, w| {
+                if a == FLOOR {
+                    let v = cell_of(table, a, w)?.ns_per_call()?;
+                    return Some((v, format!("({})", ns(v))));
+                }
+                let v = over_floor(table, a, w)?;
+                Some((v, ns(v)))
+            });
+            md.push('\n');
+        }
+        if !worst.is_empty() {
+            let _ = writeln!(
+                md,
+                "Worst cases: ns per allocator call, all work included, and the ratio to \
+                 dlmalloc's time (lower is better):\n"
+            );
+            grid(md, &rows, &worst, table, Some(false), |a, w| {
+                let v = cell_of(table, a, w)?.ns_per_call()?;
+                let ratio = to_dlmalloc(table, a, w).map_or(String::new(), |x| {
+                    if x >= 10.0 {
+                        format!(" ({x:.0}×)")
+                    } else {
+                        format!(" ({x:.2}×)")
+                    }
+                });
+                Some((v, format!("{}{ratio}", ns(v))))
+            });
+            md.push('\n');
+        }
+        if !timed.is_empty() {
+            let _ =
+                writeln!(md, "Spread, % (interquartile range of the rounds over their median):\n");
+            grid(md, &rows, &timed, table, None, |a, w| {
+                let t = cell_of(table, a, w)?.time.as_ref()?;
+                Some((t.spread, format!("{:.1}", t.spread * 100.0)))
+            });
+            md.push('\n');
+        }
+    }
+
+    // Memory: from the "z" builds' verification runs (else the other
+    // profile's), competitors only.
+    let Some(table) = run.speeds.get(&Profile::Z).or_else(|| run.speeds.values().next()) else {
+        return;
+    };
+    let rows: Vec<&'static Variant> = rows_of(table).into_iter().filter(|v| v.sizes).collect();
+    let all: Vec<&Workload> = run.workloads.to_vec();
+    let _ = writeln!(
+        md,
+        "## Memory grown (MiB, lower is better)\n\n`memory.buffer.byteLength` after the \
+         workload minus before it, in the verification run on a fresh instance: the heap \
+         each allocator needed. *Peak live* is the most bytes the workload held at once \
+         (the sum of its live requests), the same for every allocator.\n"
+    );
+    grid(md, &rows, &all, table, Some(false), |a, w| {
+        let v = mib(cell_of(table, a, w)?.grown);
+        Some((v, format!("{v:.2}")))
+    });
+    let _ = write!(md, "| *peak live* |");
+    for w in &all {
+        let peak = rows.iter().find_map(|v| cell_of(table, v.name, w)).map(|c| mib(c.peak));
+        let _ = write!(md, " {} |", peak.map_or("—".to_string(), |p| format!("*{p:.2}*")));
+    }
+    md.push('\n');
+    let moved: Vec<&Workload> = all
+        .iter()
+        .copied()
+        .filter(|w| rows.iter().any(|v| cell_of(table, v.name, w).is_some_and(|c| c.moved > 0)))
+        .collect();
+    if !moved.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nBytes `realloc` copied to a new place (MiB, the smaller of the old and new \
+             sizes each time a block moved; lower is better):\n"
+        );
+        grid(md, &rows, &moved, table, Some(false), |a, w| {
+            let v = mib(cell_of(table, a, w)?.moved);
+            Some((v, format!("{v:.2}")))
+        });
+    }
+    let _ = writeln!(
+        md,
+        "\n![size against speed](chart.svg)\n\n*Chart: minimal-module bytes over baseline \
+         against random-workload actions per µs at opt-level \"z\".*"
+    );
 }
 
 /// A step of 1, 2 or 5 times a power of ten giving about `target` ticks.
@@ -364,7 +550,7 @@ pub fn chart(points: &[Point]) -> String {
     let _ = writeln!(
         s,
         "<text transform=\"translate(22 {:.1}) rotate(-90)\" text-anchor=\"middle\">random \
-         workload: actions per µs (median)</text>",
+         workload: actions per µs (median, opt-level z)</text>",
         top + ph / 2.0
     );
 

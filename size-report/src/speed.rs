@@ -1,24 +1,51 @@
 //! The speed half: runs `bench.mjs` in Node over the bench modules and
-//! turns its lines into medians.
+//! turns its lines into medians, spreads and memory figures.
 
 use crate::modules::Paths;
+use crate::variants::Profile;
 use crate::Result;
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-/// One benchmark workload: an export of the bench module.
+/// Which table a workload belongs to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Group {
+    /// The everyday workloads: actions per µs, and time over the floor.
+    Main,
+    /// Worst cases for a binned allocator (issue 12): time per call, and the
+    /// ratio to dlmalloc.
+    Worst,
+    /// Memory patterns (issue 14): memory grown against peak live bytes;
+    /// verified, not timed.
+    Memory,
+}
+
+/// One benchmark workload: an export of the bench module, called as
+/// `export(seed, n, full, ...args)`.
 pub struct Workload {
     pub name: &'static str,
     pub export: &'static str,
     pub seed: u32,
     pub n: u32,
+    pub args: &'static [u32],
+    pub group: Group,
+    /// Timed calls per instance and round, when not the run's `--reps`.
+    pub reps: Option<usize>,
     /// What an action is, for the report.
     pub unit: &'static str,
     pub about: &'static str,
 }
+
+impl Workload {
+    pub fn timed(&self) -> bool {
+        self.group != Group::Memory
+    }
+}
+
+const CALLS: &str = "allocator calls";
 
 pub const WORKLOADS: &[Workload] = &[
     Workload {
@@ -26,7 +53,10 @@ pub const WORKLOADS: &[Workload] = &[
         export: "bench_random",
         seed: 1,
         n: 100_000,
-        unit: "allocator calls",
+        args: &[],
+        group: Group::Main,
+        reps: None,
+        unit: CALLS,
         about: "100 000 random steps over 1024 slots: an empty slot gets a block of 1..=10000 B, \
                 a full one is freed; alignment mostly a word (1/8 byte, 5/8 4 B, 3/16 8 B, \
                 1/32 16 B, 1/32 64 B); then everything left is freed",
@@ -36,7 +66,10 @@ pub const WORKLOADS: &[Workload] = &[
         export: "bench_realloc",
         seed: 2,
         n: 100_000,
-        unit: "allocator calls",
+        args: &[],
+        group: Group::Main,
+        reps: None,
+        unit: CALLS,
         about: "as random, but half of the steps on a full slot resize its block to a new \
                 random size (1..=10000 B) instead of freeing it",
     },
@@ -45,7 +78,10 @@ pub const WORKLOADS: &[Workload] = &[
         export: "bench_small",
         seed: 3,
         n: 200_000,
-        unit: "allocator calls",
+        args: &[],
+        group: Group::Main,
+        reps: None,
+        unit: CALLS,
         about: "200 000 random steps over 4096 slots with blocks of 8..=256 B",
     },
     Workload {
@@ -53,51 +89,168 @@ pub const WORKLOADS: &[Workload] = &[
         export: "bench_vec",
         seed: 4,
         n: 4,
+        args: &[],
+        group: Group::Main,
+        reps: None,
         unit: "pushes",
-        about: "a `Vec<u32>` grown to 1 MiB by `push`, four times in a row",
+        about: "a `Vec<u32>` grown to 1 MiB by `push`, four times in a row (72 allocator \
+                calls: the time is the pushes' memory traffic, so it has no time over the \
+                floor)",
     },
     Workload {
         name: "app",
         export: "bench_app",
         seed: 5,
         n: 50_000,
-        unit: "allocator calls",
+        args: &[],
+        group: Group::Main,
+        reps: None,
+        unit: CALLS,
         about: "50 000 steps of a small program: a `BTreeMap<String, Vec<u32>>` index \
                 that gains records and loses keys, a bounded `VecDeque<String>` log of \
                 `format!`ted lines, 16..=4096 B scratch buffers, sorted snapshots",
     },
+    Workload {
+        name: "walk-1100",
+        export: "bench_walk",
+        seed: 6,
+        n: 4000,
+        args: &[1100, 1200],
+        group: Group::Worst,
+        reps: Some(1),
+        unit: CALLS,
+        about: "the bin walk: 4000 free 1100 B chunks kept apart by live 16 B blocks, then \
+                4000 requests of 1200 B (none of the chunks fits), then all freed",
+    },
+    Workload {
+        name: "walk-300",
+        export: "bench_walk",
+        seed: 7,
+        n: 4000,
+        args: &[300, 308],
+        group: Group::Worst,
+        reps: Some(1),
+        unit: CALLS,
+        about: "the same with 300 B chunks and 308 B requests",
+    },
+    Workload {
+        name: "band",
+        export: "bench_band",
+        seed: 8,
+        n: 20_000,
+        args: &[40_000, 1000, 1200],
+        group: Group::Worst,
+        reps: Some(1),
+        unit: CALLS,
+        about: "narrow-band churn: 40 000 live blocks of 1000..=1200 B, then 20 000 times one \
+                picked at random is freed and replaced by a new one",
+    },
+    Workload {
+        name: "steps",
+        export: "bench_steps",
+        seed: 9,
+        n: 64,
+        args: &[1000, 8],
+        group: Group::Worst,
+        reps: Some(1),
+        unit: CALLS,
+        about: "1000 byte buffers of 8 B grown in turn by `realloc`, +8 B a step, 64 rounds \
+                (to 520 B)",
+    },
+    Workload {
+        name: "pair",
+        export: "bench_pair",
+        seed: 10,
+        n: 2000,
+        args: &[64],
+        group: Group::Worst,
+        reps: Some(1),
+        unit: CALLS,
+        about: "two byte buffers grown in turn by `realloc`, +64 B a step, 2000 steps each \
+                (to 125 KiB)",
+    },
+    Workload {
+        name: "pinned",
+        export: "bench_pinned",
+        seed: 11,
+        n: 1000,
+        args: &[1000, 16],
+        group: Group::Memory,
+        reps: None,
+        unit: CALLS,
+        about: "a growing block with small blocks pinned between its steps: 1000 times, \
+                allocate a block 1000 B larger than the current one, free the current one, \
+                allocate 16 B that stay live",
+    },
+    Workload {
+        name: "temp",
+        export: "bench_temp",
+        seed: 12,
+        n: 200,
+        args: &[512 * 1024, 1536 * 1024, 32],
+        group: Group::Memory,
+        reps: None,
+        unit: CALLS,
+        about: "a temporary buffer with a small long-lived block: 200 times, allocate a \
+                buffer of 0.5..=1.5 MiB, then 32 B that stay live, then free the buffer",
+    },
 ];
 
 /// The timing of one allocator on one workload.
-pub struct Cell {
-    /// Actions per run (the same in every run).
-    pub actions: u64,
-    /// Median CPU time of a run (user + system), microseconds.
+pub struct Timing {
+    /// Median CPU time of a call (user + system), microseconds: the median
+    /// over rounds of each round's median over its calls.
     pub median_us: f64,
-    /// Median wall-clock time of a run, microseconds.
+    /// The same in wall-clock time.
     pub median_wall_us: f64,
-    /// Interquartile range of the CPU times over their median.
+    /// Interquartile range over median of the rounds' CPU times.
     pub spread: f64,
-    /// Memory grown by the run (the most seen), bytes.
+}
+
+/// One allocator on one workload.
+pub struct Cell {
+    /// Actions per call (the same in every call).
+    pub actions: u64,
+    /// Allocator calls per call of the workload.
+    pub calls: u64,
+    /// From the verification run (fresh instance, every byte checked):
+    /// memory grown, the peak of live bytes, bytes moved by `realloc`, and
+    /// its CPU time in µs.
     pub grown: u64,
+    pub peak: u64,
+    pub moved: u64,
+    pub verify_us: f64,
+    /// `None`: not timed (a memory pattern, or slower in its verification
+    /// run than the run's cap).
+    pub time: Option<Timing>,
 }
 
 impl Cell {
-    pub fn per_us(&self) -> f64 {
-        if self.median_us > 0.0 {
-            self.actions as f64 / self.median_us
-        } else {
-            0.0
-        }
+    pub fn per_us(&self) -> Option<f64> {
+        let t = self.time.as_ref()?;
+        (t.median_us > 0.0).then(|| self.actions as f64 / t.median_us)
+    }
+
+    /// Nanoseconds per allocator call (the workload's own work included).
+    pub fn ns_per_call(&self) -> Option<f64> {
+        let t = self.time.as_ref()?;
+        (self.calls > 0).then(|| t.median_us * 1000.0 / self.calls as f64)
     }
 }
 
-/// One timed run.
-struct Sample {
-    actions: u64,
-    wall: f64,
-    cpu: f64,
-    grown: u64,
+/// Results by allocator name, then workload name.
+pub type Table = BTreeMap<String, BTreeMap<String, Cell>>;
+/// Results by profile.
+pub type Speeds = BTreeMap<Profile, Table>;
+
+/// What to run.
+pub struct Plan<'a> {
+    pub rounds: usize,
+    pub reps: usize,
+    /// Cells whose verification run took more CPU time than this (µs) are
+    /// not timed.
+    pub cap_us: u64,
+    pub workloads: Vec<&'a Workload>,
 }
 
 /// The median (0 for no values).
@@ -123,9 +276,6 @@ pub fn spread(values: impl Iterator<Item = f64>) -> f64 {
     (v[(3 * n) / 4] - v[n / 4]) / mid
 }
 
-/// Results by allocator name, then workload name.
-pub type Speeds = BTreeMap<String, BTreeMap<String, Cell>>;
-
 fn json_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
@@ -140,79 +290,140 @@ fn json_str(s: &str) -> String {
     out
 }
 
-/// Runs the benchmark over `modules` (allocator name, bench module path).
-pub fn run(paths: &Paths, modules: &[(&str, PathBuf)], runs: usize) -> Result<Speeds> {
+/// The protocol name of an allocator built with a profile.
+fn entry_name(alloc: &str, profile: Profile) -> String {
+    format!("{alloc}@{}", profile.name())
+}
+
+fn split_name(name: &str) -> Option<(String, Profile)> {
+    let (alloc, p) = name.rsplit_once('@')?;
+    Some((alloc.to_string(), Profile::parse(p)?))
+}
+
+/// One verification run.
+struct Check {
+    actions: u64,
+    calls: u64,
+    grown: u64,
+    peak: u64,
+    moved: u64,
+    cpu: f64,
+}
+
+/// One timed call: its round, CPU and wall time.
+struct Sample {
+    round: usize,
+    cpu: f64,
+    wall: f64,
+}
+
+/// Runs the benchmark over `modules` (allocator name, profile, bench module
+/// path). Node's own output is kept in `target/size-report/bench-out.txt`.
+pub fn run(paths: &Paths, modules: &[(&str, Profile, PathBuf)], plan: &Plan) -> Result<Speeds> {
     let allocators: Vec<String> = modules
         .iter()
-        .map(|(name, path)| {
+        .map(|(name, profile, path)| {
             format!(
                 "{{\"name\": {}, \"path\": {}}}",
-                json_str(name),
+                json_str(&entry_name(name, *profile)),
                 json_str(&path.to_string_lossy())
             )
         })
         .collect();
-    let workloads: Vec<String> = WORKLOADS
+    let workloads: Vec<String> = plan
+        .workloads
         .iter()
         .map(|w| {
+            let args: Vec<String> = w.args.iter().map(|a| a.to_string()).collect();
+            let reps = w.reps.map_or(String::new(), |r| format!(", \"reps\": {r}"));
             format!(
-                "{{\"name\": {}, \"export\": {}, \"seed\": {}, \"n\": {}}}",
+                "{{\"name\": {}, \"export\": {}, \"seed\": {}, \"n\": {}, \"args\": [{}], \
+                 \"timed\": {}{reps}}}",
                 json_str(w.name),
                 json_str(w.export),
                 w.seed,
-                w.n
+                w.n,
+                args.join(", "),
+                w.timed(),
             )
         })
         .collect();
     let config = format!(
-        "{{\"runs\": {runs},\n\"allocators\": [\n{}\n],\n\"workloads\": [\n{}\n]}}\n",
+        "{{\"rounds\": {}, \"reps\": {}, \"cap_us\": {},\n\"allocators\": [\n{}\n],\n\
+         \"workloads\": [\n{}\n]}}\n",
+        plan.rounds,
+        plan.reps,
+        plan.cap_us,
         allocators.join(",\n"),
         workloads.join(",\n")
     );
     let config_path = paths.target.join("bench.json");
     fs::write(&config_path, config).map_err(|e| format!("write {config_path:?}: {e}"))?;
+    let log_path = paths.target.join("bench-out.txt");
+    let mut log = fs::File::create(&log_path).map_err(|e| format!("create {log_path:?}: {e}"))?;
 
-    // Runs are timed in CPU time (see bench.mjs): on a shared machine, wall
+    // Calls are timed in CPU time (see bench.mjs): on a shared machine, wall
     // time mostly measures the other processes.
     // `--no-liftoff`: compile with the optimising tier up front, so that no
     // run measures the baseline compiler or a tier-up in the middle.
+    // `--expose-gc`: bench.mjs collects garbage before each timed series.
     let mut child = Command::new("node")
-        .arg("--no-liftoff")
+        .args(["--no-liftoff", "--expose-gc"])
         .arg(paths.here.join("bench.mjs"))
         .arg(&config_path)
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start node: {e}"))?;
     let stdout = child.stdout.take().ok_or("no stdout from node")?;
+    let mut checks: BTreeMap<(String, String), Check> = BTreeMap::new();
     let mut samples: BTreeMap<(String, String), Vec<Sample>> = BTreeMap::new();
     let mut error = None;
     let mut last_round = String::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.map_err(|e| format!("reading node's output: {e}"))?;
+        let _ = writeln!(log, "{line}");
         let f: Vec<&str> = line.split_whitespace().collect();
+        let bad = || format!("bad line from bench.mjs: {line}");
         match f.as_slice() {
-            ["check", alloc, workload, actions] => {
-                eprintln!("  verified {alloc} {workload}: {actions} actions, every byte checked");
-            }
-            ["run", alloc, workload, round, actions, wall, cpu, grown] => {
-                let parsed = (actions.parse(), wall.parse(), cpu.parse(), grown.parse());
-                let (Ok(actions), Ok(wall), Ok(cpu), Ok(grown)) = parsed else {
-                    return Err(format!("bad line from bench.mjs: {line}"));
+            ["check", alloc, workload, actions, calls, grown, peak, moved, cpu] => {
+                let num = |s: &str| s.parse::<u64>().map_err(|_| bad());
+                let check = Check {
+                    actions: num(actions)?,
+                    calls: num(calls)?,
+                    grown: num(grown)?,
+                    peak: num(peak)?,
+                    moved: num(moved)?,
+                    cpu: cpu.parse().map_err(|_| bad())?,
                 };
-                if last_round != *round {
-                    eprintln!("  timing round {}/{runs}", round.parse::<usize>().unwrap_or(0) + 1);
+                eprintln!(
+                    "  verified {alloc} {workload}: {} calls, every byte checked ({:.0} ms)",
+                    check.calls,
+                    check.cpu / 1000.0
+                );
+                checks.insert((alloc.to_string(), workload.to_string()), check);
+            }
+            ["slow", alloc, workload] => {
+                eprintln!("  not timing {alloc} {workload}: its verification run took too long");
+            }
+            ["run", alloc, workload, round, _rep, _actions, wall, cpu] => {
+                let parsed = (round.parse::<usize>(), wall.parse(), cpu.parse());
+                let (Ok(round), Ok(wall), Ok(cpu)) = parsed else {
+                    return Err(bad());
+                };
+                if last_round != round.to_string() {
+                    eprintln!("  timing round {}/{}", round + 1, plan.rounds);
                     last_round = round.to_string();
                 }
                 samples
                     .entry((alloc.to_string(), workload.to_string()))
                     .or_default()
-                    .push(Sample { actions, wall, cpu, grown });
+                    .push(Sample { round, cpu, wall });
             }
             ["error", alloc, workload, ..] => {
                 let message = f[3..].join(" ");
                 error = Some(format!(
                     "allocator {alloc}, workload {workload}: {message}\n\
-                     reproduce: node {} {}",
+                     reproduce: node --no-liftoff --expose-gc {} {}",
                     paths.here.join("bench.mjs").display(),
                     config_path.display()
                 ));
@@ -229,17 +440,40 @@ pub fn run(paths: &Paths, modules: &[(&str, PathBuf)], runs: usize) -> Result<Sp
     }
 
     let mut speeds = Speeds::new();
-    for ((alloc, workload), runs) in samples {
-        let cell = Cell {
-            actions: runs.iter().map(|r| r.actions).max().unwrap_or(0),
-            median_us: median(runs.iter().map(|r| r.cpu)),
-            median_wall_us: median(runs.iter().map(|r| r.wall)),
-            spread: spread(runs.iter().map(|r| r.cpu)),
-            grown: runs.iter().map(|r| r.grown).max().unwrap_or(0),
+    for ((name, workload), check) in checks {
+        let Some((alloc, profile)) = split_name(&name) else {
+            return Err(format!("bench.mjs named an unknown allocator {name:?}"));
         };
-        speeds.entry(alloc).or_default().insert(workload, cell);
+        let time = samples.get(&(name.clone(), workload.clone())).map(|s| timing(s));
+        let cell = Cell {
+            actions: check.actions,
+            calls: check.calls,
+            grown: check.grown,
+            peak: check.peak,
+            moved: check.moved,
+            verify_us: check.cpu,
+            time,
+        };
+        speeds.entry(profile).or_default().entry(alloc).or_default().insert(workload, cell);
     }
     Ok(speeds)
+}
+
+/// Each round's median call, then the median and spread over rounds.
+fn timing(samples: &[Sample]) -> Timing {
+    let mut rounds: BTreeMap<usize, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for s in samples {
+        let r = rounds.entry(s.round).or_default();
+        r.0.push(s.cpu);
+        r.1.push(s.wall);
+    }
+    let cpu: Vec<f64> = rounds.values().map(|r| median(r.0.iter().copied())).collect();
+    let wall: Vec<f64> = rounds.values().map(|r| median(r.1.iter().copied())).collect();
+    Timing {
+        median_us: median(cpu.iter().copied()),
+        median_wall_us: median(wall.iter().copied()),
+        spread: spread(cpu.iter().copied()),
+    }
 }
 
 #[cfg(test)]
@@ -255,5 +489,28 @@ mod tests {
         assert_eq!(s, 0.0);
         let s = spread([8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0].into_iter());
         assert!((s - (14.0 - 10.0) / 11.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn rounds_then_median() {
+        let s = |round, cpu| Sample { round, cpu, wall: cpu };
+        // Round medians 10, 20, 30: the median is 20, not the pooled 15.
+        let t = timing(&[s(0, 9.0), s(0, 10.0), s(0, 11.0), s(1, 20.0), s(2, 30.0)]);
+        assert_eq!(t.median_us, 20.0);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        let n = entry_name("talcum+counters", Profile::O3);
+        assert_eq!(split_name(&n), Some(("talcum+counters".to_string(), Profile::O3)));
+        assert_eq!(split_name("x@q"), None);
+    }
+
+    #[test]
+    fn workloads_are_distinct() {
+        for (i, a) in WORKLOADS.iter().enumerate() {
+            assert!(WORKLOADS[i + 1..].iter().all(|b| b.name != a.name), "{}", a.name);
+            assert!(!a.name.contains(char::is_whitespace));
+        }
     }
 }

@@ -17,6 +17,11 @@ pub struct Variant {
     pub talcum: bool,
     /// Built by `--check` too.
     pub gate: bool,
+    /// In the size and memory tables and the chart (the floor is not: it is
+    /// a measuring device, not a competitor).
+    pub sizes: bool,
+    /// Timed at opt-level 3 too (else at "z" only).
+    pub o3: bool,
 }
 
 /// The null allocator: the baseline every size is measured against.
@@ -25,8 +30,11 @@ pub const BASELINE: &str = "none";
 pub const TALCUM: &str = "talcum";
 /// Rust's default wasm allocator (std's `System`).
 pub const DLMALLOC_STD: &str = "dlmalloc-std";
-/// The `dlmalloc` crate as a global allocator.
+/// The `dlmalloc` crate as a global allocator: the reference for the worst
+/// cases' ratios.
 pub const DLMALLOC_CRATE: &str = "dlmalloc";
+/// The bench's floor: a bump allocator timed for the harness's own cost.
+pub const FLOOR: &str = "floor";
 
 pub const VARIANTS: &[Variant] = &[
     Variant {
@@ -37,6 +45,8 @@ pub const VARIANTS: &[Variant] = &[
         speed: false,
         talcum: false,
         gate: true,
+        sizes: true,
+        o3: false,
     },
     Variant {
         name: TALCUM,
@@ -46,6 +56,8 @@ pub const VARIANTS: &[Variant] = &[
         speed: true,
         talcum: true,
         gate: true,
+        sizes: true,
+        o3: true,
     },
     Variant {
         name: "talcum+counters",
@@ -55,6 +67,8 @@ pub const VARIANTS: &[Variant] = &[
         speed: true,
         talcum: true,
         gate: false,
+        sizes: true,
+        o3: false,
     },
     Variant {
         name: "talcum+checks",
@@ -64,6 +78,8 @@ pub const VARIANTS: &[Variant] = &[
         speed: false,
         talcum: true,
         gate: false,
+        sizes: true,
+        o3: false,
     },
     Variant {
         name: DLMALLOC_STD,
@@ -73,6 +89,8 @@ pub const VARIANTS: &[Variant] = &[
         speed: true,
         talcum: false,
         gate: true,
+        sizes: true,
+        o3: true,
     },
     Variant {
         name: DLMALLOC_CRATE,
@@ -82,6 +100,8 @@ pub const VARIANTS: &[Variant] = &[
         speed: true,
         talcum: false,
         gate: true,
+        sizes: true,
+        o3: true,
     },
     Variant {
         name: "talc",
@@ -91,6 +111,8 @@ pub const VARIANTS: &[Variant] = &[
         speed: true,
         talcum: false,
         gate: false,
+        sizes: true,
+        o3: true,
     },
     Variant {
         name: "talc-small",
@@ -100,6 +122,8 @@ pub const VARIANTS: &[Variant] = &[
         speed: true,
         talcum: false,
         gate: false,
+        sizes: true,
+        o3: true,
     },
     Variant {
         name: "rlsf",
@@ -109,6 +133,8 @@ pub const VARIANTS: &[Variant] = &[
         speed: true,
         talcum: false,
         gate: false,
+        sizes: true,
+        o3: true,
     },
     Variant {
         name: "rlsf-small",
@@ -118,6 +144,8 @@ pub const VARIANTS: &[Variant] = &[
         speed: true,
         talcum: false,
         gate: false,
+        sizes: true,
+        o3: true,
     },
     Variant {
         name: "lol_alloc",
@@ -127,8 +155,73 @@ pub const VARIANTS: &[Variant] = &[
         speed: true,
         talcum: false,
         gate: false,
+        sizes: true,
+        o3: false,
+    },
+    Variant {
+        name: "wasmalloc",
+        feature: "alloc-wasmalloc",
+        setup: "`wasmalloc::WasmAlloc::new()` (size classes, mimalloc-style)",
+        krate: Some("wasmalloc"),
+        speed: true,
+        talcum: false,
+        gate: false,
+        sizes: true,
+        o3: true,
+    },
+    Variant {
+        name: FLOOR,
+        feature: "alloc-bump",
+        setup: "the floor: a bump allocator with power-of-two reuse, timed for the harness's \
+                own cost (not a competitor)",
+        krate: None,
+        speed: true,
+        talcum: false,
+        gate: false,
+        sizes: false,
+        o3: true,
     },
 ];
+
+/// A build profile of the module crate.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum Profile {
+    /// `release`: opt-level "z" (the size profile).
+    Z,
+    /// `o3`: opt-level 3, what wasm-pack ships by default.
+    O3,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 2] = [Profile::O3, Profile::Z];
+
+    /// The cargo profile's name (and its folder under the target dir).
+    pub fn cargo(self) -> &'static str {
+        match self {
+            Profile::Z => "release",
+            Profile::O3 => "o3",
+        }
+    }
+
+    /// Short name: file names, the benchmark protocol, `--profile`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Z => "z",
+            Profile::O3 => "o3",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Profile::Z => "opt-level \"z\"",
+            Profile::O3 => "opt-level 3",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Profile> {
+        Profile::ALL.into_iter().find(|p| p.name() == s)
+    }
+}
 
 /// A module kind: one `mod-*` feature of the module crate.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]

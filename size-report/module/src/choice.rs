@@ -13,6 +13,8 @@
     feature = "alloc-rlsf",
     feature = "alloc-rlsf-small",
     feature = "alloc-lol",
+    feature = "alloc-wasmalloc",
+    feature = "alloc-bump",
 )))]
 compile_error!("enable exactly one `alloc-*` feature");
 
@@ -89,3 +91,10 @@ global!(
     // SAFETY: wasm32 without the `atomics` feature has a single thread.
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) }
 );
+
+#[cfg(feature = "alloc-wasmalloc")]
+global!(wasmalloc::WasmAlloc, wasmalloc::WasmAlloc::new());
+
+// The bench's floor (harness cost only), never a competitor: see floor.rs.
+#[cfg(feature = "alloc-bump")]
+global!(crate::floor::Floor, crate::floor::Floor::new());

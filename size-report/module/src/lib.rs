@@ -10,6 +10,9 @@
 //! * `mod-bench` exports the benchmark workloads that `bench.mjs` times in
 //!   Node; its allocator is wrapped in a call counter.
 //!
+//! `alloc-bump` is not a competitor but the bench's floor: a bump allocator
+//! whose time is the harness's own cost (see `floor.rs`).
+//!
 //! The crate only means something on `wasm32-unknown-unknown`; on other
 //! targets it compiles to nothing.
 
@@ -17,6 +20,8 @@
 
 #[cfg(target_arch = "wasm32")]
 mod choice;
+#[cfg(all(target_arch = "wasm32", feature = "alloc-bump"))]
+mod floor;
 #[cfg(all(target_arch = "wasm32", feature = "mod-minimal"))]
 mod minimal;
 #[cfg(all(target_arch = "wasm32", any(feature = "mod-app", feature = "mod-bench")))]
@@ -35,5 +40,7 @@ mod app_export {
     }
 }
 
+#[cfg(all(target_arch = "wasm32", feature = "mod-bench"))]
+mod adverse;
 #[cfg(all(target_arch = "wasm32", feature = "mod-bench"))]
 mod bench;

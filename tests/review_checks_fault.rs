@@ -1,0 +1,174 @@
+//! Review: the `checks` fault flag (defect 6's fix) outside the paths it was
+//! tested on. Run with `--features checks,...`.
+#![cfg(feature = "checks")]
+
+mod common;
+
+use core::alloc::{GlobalAlloc, Layout};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use common::Arena;
+use talcum::{ErrOnOom, Span, Talc, Talck, TalckSingleThreaded};
+
+type SpinTalck = Talck<spin::Mutex<()>, ErrOnOom>;
+
+fn quiet<T>(f: impl FnOnce() -> T) -> T {
+    // The expected panics are not printed (the hook is process-wide, but
+    // every test here only panics on purpose).
+    std::panic::set_hook(Box::new(|_| {}));
+    f()
+}
+
+/// Claims heaps of four words from `arena` until `checks` refuses the 65th
+/// heap (a legitimate call sequence: the heaps are valid and disjoint).
+fn claim_65_heaps<O: talcum::OomHandler>(talc: &mut Talc<O>, arena: Span) {
+    let base = arena.base();
+    for i in 0..65 {
+        // SAFETY: disjoint 32-byte pieces of an arena that serves `talc` only
+        // and outlives it.
+        let piece = Span::from_base_size(base.wrapping_add(i * 64), 32);
+        let _ = unsafe { talc.claim(piece) };
+    }
+}
+
+/// `Talck::into_inner` returns a `Talc` whose `checks` fault pointer still
+/// points into the consumed `Talck` (set by its last `lock`). The next fault
+/// that the checker finds in that `Talc` (here a legitimate one: a 65th
+/// heap) stores `true` wherever the `Talck` used to be. Here that is a
+/// `Vec` slot now holding another `Talck`, whose flag is thus raised: it
+/// then serves its allocations from the reserve. Fails.
+#[test]
+fn into_inner_leaves_a_stale_fault_pointer() {
+    let mut arena0 = Arena::new(1 << 16);
+    let mut arena1 = Arena::new(1 << 16);
+    let mut heaps = Arena::new(65 * 64);
+    let mut v: Vec<SpinTalck> = Vec::new();
+    v.push(Talc::new(ErrOnOom).lock());
+    v.push(Talc::new(ErrOnOom).lock());
+    // SAFETY: each arena serves one allocator only and outlives it.
+    unsafe {
+        v[0].lock().init(arena0.span()).unwrap();
+        v[1].lock().init(arena1.span()).unwrap();
+    }
+    // The first `Talck` leaves the vector; the second moves into its slot.
+    let mut talc = v.remove(0).into_inner();
+    let heaps = heaps.span();
+    let r = quiet(|| catch_unwind(AssertUnwindSafe(|| claim_65_heaps(&mut talc, heaps))));
+    let _ = std::panic::take_hook();
+    assert!(r.is_err(), "checks refuses the 65th heap");
+    let l = Layout::new::<[u64; 4]>();
+    // SAFETY: a fresh block (leaked).
+    let q = unsafe { v[0].alloc(l) };
+    let arena = v[0].lock().get_arena();
+    assert!(
+        arena.contains(q),
+        "{q:p} came from the reserve: the unwrapped Talc's fault raised another Talck's flag"
+    );
+}
+
+/// The same with the `Talck` in a `Box`: the fault pointer dangles into the
+/// freed box. Under Miri: use after free. (Natively the write lands in
+/// freed memory, silently.)
+#[test]
+#[cfg_attr(not(miri), ignore = "the write goes to freed memory silently; run under Miri")]
+fn into_inner_from_a_box_leaves_a_dangling_fault_pointer() {
+    let mut arena = Arena::new(1 << 12);
+    let mut heaps = Arena::new(65 * 64);
+    let boxed: Box<SpinTalck> = Box::new(Talc::new(ErrOnOom).lock());
+    // SAFETY: the arena serves this allocator only and outlives it.
+    unsafe { boxed.lock().init(arena.span()).unwrap() };
+    // The box is freed at the end of this block.
+    let mut talc = {
+        let boxed = boxed;
+        (*boxed).into_inner()
+    };
+    let heaps = heaps.span();
+    let r = quiet(|| catch_unwind(AssertUnwindSafe(|| claim_65_heaps(&mut talc, heaps))));
+    let _ = std::panic::take_hook();
+    assert!(r.is_err(), "checks refuses the 65th heap");
+}
+
+/// `TalckSingleThreaded::talc()` hands out the `Talc` without a `Reporting`
+/// guard, but with the fault pointer that the last `GlobalAlloc` call set.
+/// A fault found through it (caught) leaves the flag raised: from then on
+/// every allocation is served from the 64 KiB reserve (never freed) until
+/// some unrelated `dealloc` clears it. Fails.
+#[test]
+fn a_fault_through_talc_leaves_the_flag_raised() {
+    let mut arena = Arena::new(1 << 16);
+    // SAFETY: used from this thread only; the arena serves it only.
+    let st = unsafe {
+        let mut talc = Talc::new(ErrOnOom);
+        talc.init(arena.span()).unwrap();
+        TalckSingleThreaded::new(talc)
+    };
+    let l = Layout::new::<[u64; 4]>();
+    // SAFETY: freed once, with its layout.
+    let p = unsafe { st.alloc(l) };
+    // SAFETY: as above.
+    unsafe { st.dealloc(p, l) };
+    // A double free through `talc()`, which `checks` reports.
+    // SAFETY: exclusive use; the double free is the fault under test.
+    let r = quiet(|| {
+        catch_unwind(AssertUnwindSafe(|| unsafe {
+            st.talc().free(core::ptr::NonNull::new(p).unwrap(), l)
+        }))
+    });
+    let _ = std::panic::take_hook();
+    assert!(r.is_err());
+    // SAFETY: a fresh block.
+    let q = unsafe { st.alloc(l) };
+    // SAFETY: no allocation is running.
+    let arena = unsafe { st.talc() }.get_arena();
+    assert!(
+        arena.contains(q),
+        "after the caught fault, {q:p} came from the reserve, not the arena"
+    );
+}
+
+/// `Allocator::shrink` to a smaller alignment keeps the block in place with
+/// its old padding; `checks` then refuses its (valid) deallocation with the
+/// new layout. Already known (fuzz seed
+/// `crash-checks-shrink-to-smaller-align-in-place`, `align-down`), pinned here
+/// because src/checks.rs:337-343 still has it. Fails.
+#[test]
+fn shrink_to_a_smaller_alignment_then_deallocate() {
+    use allocator_api2::alloc::Allocator;
+    let mut arena = Arena::new(1 << 16);
+    let talck: SpinTalck = Talc::new(ErrOnOom).lock();
+    // SAFETY: the arena serves this allocator only and outlives it.
+    unsafe { talck.lock().init(arena.span()).unwrap() };
+    let a = talck.allocator();
+    let big = Layout::from_size_align(64, 32).unwrap();
+    let small = Layout::from_size_align(64, 8).unwrap();
+    // Find a block with padding inside its chunk (a back pointer below it).
+    let mut keep = Vec::new();
+    let mut found = None;
+    for _ in 0..8 {
+        let p = a.allocate(big).unwrap().cast::<u8>();
+        // SAFETY: the word below a payload is in its chunk.
+        let below = unsafe { *p.as_ptr().sub(8).cast::<usize>() };
+        if below & 1 == 0 {
+            found = Some(p);
+            break;
+        }
+        // SAFETY: live with `big`.
+        unsafe { a.deallocate(p, big) };
+        // A one-word shift of the free space for the next try.
+        keep.push(a.allocate(Layout::from_size_align(16, 8).unwrap()).unwrap().cast::<u8>());
+    }
+    let p = found.expect("a block with a back pointer");
+    // SAFETY: live with `big`; shrink keeps it in place.
+    let q = unsafe { a.shrink(p, big, small) }.unwrap().cast::<u8>();
+    assert_eq!(q, p);
+    let r = quiet(|| {
+        // SAFETY: live with `small` since the shrink.
+        catch_unwind(AssertUnwindSafe(|| unsafe { a.deallocate(q, small) }))
+    });
+    let _ = std::panic::take_hook();
+    assert!(r.is_ok(), "checks refused a valid deallocation after shrinking the alignment");
+    for p in keep {
+        // SAFETY: live with this layout.
+        unsafe { a.deallocate(p, Layout::from_size_align(16, 8).unwrap()) };
+    }
+}

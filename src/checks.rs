@@ -332,13 +332,16 @@ impl<O: OomHandler> Talc<O> {
                     at.addr(),
                     "talcum checks: {ptr:p} is not the start of an allocation"
                 );
-                // Padding below a payload is always less than its alignment:
-                // an interior pointer whose word below happens to hold this
-                // chunk's tag address is caught here.
+                // A back pointer only ever spans padding too small to stand
+                // as a free chunk (`carve` frees larger padding): an interior
+                // pointer whose word below happens to hold this chunk's tag
+                // address is caught here when it lies further in, or is not
+                // aligned as its layout says. (Not the padding against the
+                // layout's alignment: an in-place shrink to a smaller
+                // alignment keeps the old padding.)
                 ensure!(
                     self.heaps,
-                    ptr.addr() % layout.align() == 0
-                        && ptr.addr() - (at.addr() + WORD) < layout.align().max(WORD),
+                    ptr.addr() % layout.align() == 0 && ptr.addr() - (at.addr() + WORD) < MIN_CHUNK,
                     "talcum checks: {ptr:p} is not the start of an allocation with {layout:?}"
                 );
                 return;

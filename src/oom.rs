@@ -14,7 +14,26 @@ use crate::{Span, Talc};
 /// plus `max(align, 1 word)` bytes, always fits it; a new heap needs one word
 /// more for its sentinel, and a first heap (the arena) `1 + 64` words more
 /// for the metadata.
-pub trait OomHandler: Sized {
+///
+/// # Safety
+/// `handle_oom` gets the `Talc` by `&mut` so that it can add memory; it must
+/// change it only through `Talc`'s own methods (`init`, `claim`, `extend`,
+/// `truncate`, [`oom_handler_mut`](Talc::oom_handler_mut), ...), never
+/// replace, swap or move out of it: blocks allocated from it are live, and
+/// their next `free` relies on the `Talc` that handed them out. (A safe
+/// trait would let safe code do that:)
+///
+/// ```compile_fail
+/// # use talcum::{OomHandler, Talc};
+/// struct Reset;
+/// impl OomHandler for Reset { // error: the trait requires an `unsafe impl`
+///     fn handle_oom(talc: &mut Talc<Self>, _: core::alloc::Layout) -> Result<(), ()> {
+///         *talc = Talc::new(Reset);
+///         Err(())
+///     }
+/// }
+/// ```
+pub unsafe trait OomHandler: Sized {
     /// Adds memory to `talc` for `layout`, or fails.
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()>;
 }
@@ -23,7 +42,8 @@ pub trait OomHandler: Sized {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ErrOnOom;
 
-impl OomHandler for ErrOnOom {
+// SAFETY: leaves the `Talc` alone.
+unsafe impl OomHandler for ErrOnOom {
     fn handle_oom(_: &mut Talc<Self>, _: Layout) -> Result<(), ()> {
         Err(())
     }
@@ -63,7 +83,8 @@ impl InitOnOom {
     }
 }
 
-impl OomHandler for InitOnOom {
+// SAFETY: changes the `Talc` through `claim` only.
+unsafe impl OomHandler for InitOnOom {
     fn handle_oom(talc: &mut Talc<Self>, _: Layout) -> Result<(), ()> {
         let heap = core::mem::take(&mut talc.oom_handler.0);
         if heap.is_empty() {

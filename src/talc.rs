@@ -87,8 +87,9 @@ pub struct Talc<O: OomHandler> {
     avail: u64,
     /// The first heap, which holds the metadata.
     arena: Span,
-    /// The acme of the heap most recently added or extended, as it now is
-    /// (null when truncated away): the heap an OOM handler may grow upward.
+    /// The acme of the heap most recently added, as it now is (it moves when
+    /// that heap is extended or truncated; null when truncated away): the
+    /// heap an OOM handler may grow upward.
     last_top: *mut u8,
     #[cfg(feature = "counters")]
     pub(crate) counters: crate::counters::Counters,
@@ -810,10 +811,11 @@ impl<O: OomHandler> Talc<O> {
     }
 
     /// Where the heap most recently added (by `init`, `claim` or an OOM
-    /// handler) or extended ends, as it now is; null before any, and after
-    /// `init` fails or `truncate` removes that heap. An OOM handler that
-    /// grows memory upward extends this heap when the new memory starts
-    /// there.
+    /// handler) ends, as it now is (after `extend` or `truncate` of it);
+    /// null before any, and after `init` fails or `truncate` removes that
+    /// heap. Extending an earlier heap does not make it the last. An OOM
+    /// handler that grows memory upward extends this heap when the new
+    /// memory starts there.
     pub fn get_last_heap_acme(&self) -> *mut u8 {
         self.last_top
     }

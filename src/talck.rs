@@ -114,7 +114,14 @@ impl<R: lock_api::RawMutex, O: OomHandler> Talck<R, O> {
 
     /// Unwraps the `Talc`.
     pub fn into_inner(self) -> Talc<O> {
-        self.mutex.into_inner()
+        #[allow(unused_mut)]
+        let mut talc = self.mutex.into_inner();
+        // The flag it pointed to goes with this `Talck`.
+        #[cfg(feature = "checks")]
+        {
+            talc.heaps.fault = core::ptr::null();
+        }
+        talc
     }
 
     /// A handle implementing `Allocator` (with the `nightly` or
@@ -139,8 +146,10 @@ unsafe impl<R: lock_api::RawMutex, O: OomHandler> GlobalAlloc for Talck<R, O> {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // While a fault is reported, a block freed by the panic's code is
+        // leaked: its `Talc` is held by the failing call.
         #[cfg(feature = "checks")]
-        if crate::checks::in_reserve(ptr) {
+        if self.fault.load(Ordering::SeqCst) || crate::checks::in_reserve(ptr) {
             return;
         }
         // SAFETY: forwarded.
@@ -245,7 +254,8 @@ impl<R: lock_api::RawMutex, O: OomHandler> TalckGuard<'_, R, O> {
 /// ```compile_fail
 /// # use talcum::{OomHandler, Talc, TalckSingleThreaded};
 /// struct NotSend(std::rc::Rc<()>);
-/// impl OomHandler for NotSend {
+/// // SAFETY: leaves the `Talc` alone.
+/// unsafe impl OomHandler for NotSend {
 ///     fn handle_oom(_: &mut Talc<Self>, _: core::alloc::Layout) -> Result<(), ()> { Err(()) }
 /// }
 /// fn needs_sync<T: Sync>() {}
@@ -287,32 +297,25 @@ impl<O: OomHandler> TalckSingleThreaded<O> {
         }
     }
 
-    /// The `Talc`, for one `GlobalAlloc` call.
-    ///
-    /// # Safety
-    /// As for [`talc`](Self::talc).
-    #[inline]
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn for_call(&self) -> &mut Talc<O> {
-        // SAFETY: forwarded.
-        let talc = unsafe { self.talc() };
-        #[cfg(feature = "checks")]
-        {
-            talc.heaps.fault = &self.fault;
-        }
-        talc
-    }
-
     /// Exclusive access to the `Talc`, for heap management or direct calls.
     ///
     /// # Safety
     /// No other reference to the `Talc` may be in use (including a running
     /// allocation on this thread), for as long as the returned one lives;
     /// and, as for [`TalckGuard::as_mut`], the `Talc` must not be replaced.
+    ///
+    /// With `checks`, a fault found through it makes the allocator serve
+    /// every later allocation from a small reserve (the fault is reported by
+    /// a panic, which may allocate; nothing clears the flag after it).
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn talc(&self) -> &mut Talc<O> {
         // SAFETY: the caller guarantees exclusivity.
-        unsafe { &mut *self.talc.get() }
+        let talc = unsafe { &mut *self.talc.get() };
+        #[cfg(feature = "checks")]
+        {
+            talc.heaps.fault = &self.fault;
+        }
+        talc
     }
 }
 
@@ -327,19 +330,21 @@ unsafe impl<O: OomHandler> GlobalAlloc for TalckSingleThreaded<O> {
         #[cfg(feature = "checks")]
         let _reporting = crate::checks::Reporting(&self.fault);
         // SAFETY: exclusive by `new`'s contract; forwarded.
-        unsafe { raw::alloc(self.for_call(), layout) }
+        unsafe { raw::alloc(self.talc(), layout) }
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // While a fault is reported, a block freed by the panic's code is
+        // leaked: its `Talc` is held by the failing call.
         #[cfg(feature = "checks")]
-        if crate::checks::in_reserve(ptr) {
+        if self.fault.load(Ordering::SeqCst) || crate::checks::in_reserve(ptr) {
             return;
         }
         #[cfg(feature = "checks")]
         let _reporting = crate::checks::Reporting(&self.fault);
         // SAFETY: exclusive by `new`'s contract; forwarded.
-        unsafe { raw::dealloc(self.for_call(), ptr, layout) }
+        unsafe { raw::dealloc(self.talc(), ptr, layout) }
     }
 
     #[inline]
@@ -354,7 +359,7 @@ unsafe impl<O: OomHandler> GlobalAlloc for TalckSingleThreaded<O> {
         #[cfg(feature = "checks")]
         let _reporting = crate::checks::Reporting(&self.fault);
         // SAFETY: exclusive by `new`'s contract; forwarded.
-        unsafe { raw::realloc(self.for_call(), ptr, layout, new_size) }
+        unsafe { raw::realloc(self.talc(), ptr, layout, new_size) }
     }
 }
 

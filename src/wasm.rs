@@ -151,27 +151,35 @@ fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> usize {
     pages as usize
 }
 
-impl<M: LinearMemory> OomHandler for WasmHandler<M> {
+// SAFETY: changes the `Talc` through `add_memory` (what `claim` and `extend`
+// share) only.
+unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
-        let top = talc.get_last_heap_acme();
-        // When the last heap ends where memory does, the new pages will
-        // extend it, and its free top (with the old sentinel) joins them: only
-        // the rest must be grown. (Should someone grow memory first after
-        // all, the pages become a heap of their own, too small, and the next
-        // call sizes the request in full.)
-        let reused = if !top.is_null() && top.addr() == talc.oom_handler.memory.end() {
-            // SAFETY: a heap of this `Talc` ends at `top`.
-            top.addr() - unsafe { Talc::<Self>::free_top(top) }.addr()
-        } else {
-            0
-        };
-        let pages = pages_for(layout, !talc.has_metadata(), reused);
-        let new = talc.oom_handler.memory.grow(pages).ok_or(())?;
-        // SAFETY: the grown pages are new and ours alone, word aligned, off
-        // address 0 and big enough (`LinearMemory`'s contract, `pages_for`);
-        // `top` is the last heap's acme, or null with no heap.
-        unsafe { talc.add_memory(top, new.base(), new.acme()) };
-        Ok(())
+        let mut top = talc.get_last_heap_acme();
+        loop {
+            // When the last heap ends where memory does, the new pages will
+            // extend it, and its free top (with the old sentinel) joins them:
+            // only the rest must be grown.
+            let reused = if !top.is_null() && top.addr() == talc.oom_handler.memory.end() {
+                // SAFETY: a heap of this `Talc` ends at `top`.
+                top.addr() - unsafe { Talc::<Self>::free_top(top) }.addr()
+            } else {
+                0
+            };
+            let pages = pages_for(layout, !talc.has_metadata(), reused);
+            let new = talc.oom_handler.memory.grow(pages).ok_or(())?;
+            // SAFETY: the grown pages are new and ours alone, word aligned,
+            // off address 0 and big enough (`LinearMemory`'s contract,
+            // `pages_for`); `top` is the last heap's acme, or null.
+            unsafe { talc.add_memory(top, new.base(), new.acme()) };
+            if reused == 0 || new.base() == top {
+                return Ok(());
+            }
+            // Someone grew memory in between: the pages became a heap of
+            // their own, too small. Once more, in full, as a heap of its own:
+            // at most two growths, however busy the others are.
+            top = core::ptr::null_mut();
+        }
     }
 }
 

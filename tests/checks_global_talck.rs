@@ -105,7 +105,7 @@ fn a_realloc_of_an_interior_pointer_panics_from_another_thread_too() {
     let p = unsafe { ALLOC.alloc(l) }.addr();
     let result = within_a_minute("realloc of an interior pointer", || {
         std::thread::spawn(move || {
-            let inner = std::ptr::with_exposed_provenance_mut(p + 8);
+            let inner = std::ptr::with_exposed_provenance_mut(p + 32);
             // SAFETY: not a block's start: a fault that `checks` must report.
             unsafe { ALLOC.realloc(inner, l, 1000) };
         })
@@ -129,7 +129,8 @@ fn faults_on_several_threads_at_once() {
                         let keep: Vec<u64> = (0..100 + round).collect();
                         // SAFETY: a fresh block, freed once...
                         let p = unsafe { ALLOC.alloc(l) }.addr();
-                        let inner = std::ptr::with_exposed_provenance_mut::<u8>(p + 16);
+                        // Four words in: past any padding a back pointer spans.
+                        let inner = std::ptr::with_exposed_provenance_mut::<u8>(p + 32);
                         // While another thread reports a fault, blocks come from the
                         // reserve, where freeing does nothing.
                         let reserved = !ALLOC.lock().get_arena().contains(inner);

@@ -83,10 +83,9 @@ usage: cargo size-report [--check | --size-only] [--runs N] [--reps K]
   --check      the CI gate: minimal-module sizes of the baseline, talcum and
                dlmalloc; exits 1 when talcum adds more bytes over the baseline
                than size-report/budget.toml allows, or as many as dlmalloc
-  --runs N     timing rounds (default 11): each round runs every workload on a
+  --runs N     timing rounds (default 9): each round runs every workload on a
                fresh instance per allocator, a warm-up call then K timed calls
-  --reps K     timed calls per instance and round (default 3; the worst cases
-               make one)
+  --reps K     timed calls per instance and round (default 3)
   --only W,..  these workloads only (names as in the report)
   --alloc A,.. these allocators only (the floor and dlmalloc come too)
   --profile P  time the bench modules built at opt-level P only (z or o3)
@@ -112,7 +111,7 @@ fn names(it: &mut impl Iterator<Item = String>, flag: &str, known: &[&str]) -> R
 fn parse_args() -> Result<Option<Args>> {
     let mut args = Args {
         mode: Mode::Full,
-        rounds: 11,
+        rounds: 9,
         reps: 3,
         only: None,
         allocs: None,

@@ -256,19 +256,13 @@ fn wall_note(speeds: &Speeds) -> (f64, f64) {
     let cells = || speeds.values().flat_map(|t| t.values()).flat_map(|m| m.values());
     let times = || cells().filter_map(|c| c.time.as_ref());
     let (wall, cpu) = times().fold((0.0, 0.0), |(w, c), t| (w + t.median_wall_us, c + t.median_us));
-    let spread = crate::speed::median(times().map(|t| t.spread));
+    let spread = crate::speed::median(times().filter_map(|t| t.spread));
     (if cpu > 0.0 { wall / cpu } else { 0.0 }, spread)
 }
 
 fn speed_sections(md: &mut String, r: &Report, run: &SpeedRun) {
     let node = r.header.iter().find_map(|h| h.strip_prefix("- Node: ")).unwrap_or("");
     let (wall_ratio, spread) = wall_note(&run.speeds);
-    let worst_reps = run
-        .workloads
-        .iter()
-        .find(|w| w.group == Group::Worst)
-        .and_then(|w| w.reps)
-        .map_or(String::new(), |k| format!(" ({k} for the worst cases)"));
     let _ = writeln!(md, "\n## Speed\n");
     if let Some(busy) = &run.busy {
         let _ = writeln!(
@@ -291,13 +285,14 @@ fn speed_sections(md: &mut String, r: &Report, run: &SpeedRun) {
          a trap, or a different count of actions or allocator calls aborts the report. The \
          memory figures come from this run. Then {rounds} rounds: in each, every allocator \
          runs each timed workload on a fresh instance, once untimed (a warm-up that grows \
-         the memory the workload needs), then {reps} timed calls{worst_reps}, the allocators' \
+         the memory the workload needs), then {reps} timed calls, the allocators' \
          order rotating from round to round. Timed calls touch only the first byte of each \
          block. Each call is timed in the process's CPU time (`process.cpuUsage()`, user + \
          system), so that other processes do not count; the wall-clock medians added up to \
          {wall_ratio:.2}× the CPU-time ones. A cell is the median over the rounds of each \
          round's median call; its spread is the interquartile range of those round figures \
-         over their median ({spread:.1}% over all cells; per cell below). Cells whose \
+         over their median ({spread:.1}% over all cells; per cell below; none with fewer than 4 \
+         rounds). Cells whose \
          verification run took over {cap:.1} s of CPU are not timed.\n\n\
          The *floor* (`size-report/module/src/floor.rs`) is a bump allocator with \
          power-of-two free lists and no headers: about the least work that serves the \
@@ -385,8 +380,8 @@ fn speed_sections(md: &mut String, r: &Report, run: &SpeedRun) {
             let _ =
                 writeln!(md, "Spread, % (interquartile range of the rounds over their median):\n");
             grid(md, &rows, &timed, table, None, |a, w| {
-                let t = cell_of(table, a, w)?.time.as_ref()?;
-                Some((t.spread, format!("{:.1}", t.spread * 100.0)))
+                let s = cell_of(table, a, w)?.time.as_ref()?.spread?;
+                Some((s, format!("{:.1}", s * 100.0)))
             });
             md.push('\n');
         }

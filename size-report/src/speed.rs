@@ -117,7 +117,7 @@ pub const WORKLOADS: &[Workload] = &[
         n: 4000,
         args: &[1100, 1200],
         group: Group::Worst,
-        reps: Some(1),
+        reps: None,
         unit: CALLS,
         about: "the bin walk: 4000 free 1100 B chunks kept apart by live 16 B blocks, then \
                 4000 requests of 1200 B (none of the chunks fits), then all freed",
@@ -129,7 +129,7 @@ pub const WORKLOADS: &[Workload] = &[
         n: 4000,
         args: &[300, 308],
         group: Group::Worst,
-        reps: Some(1),
+        reps: None,
         unit: CALLS,
         about: "the same with 300 B chunks and 308 B requests",
     },
@@ -140,7 +140,7 @@ pub const WORKLOADS: &[Workload] = &[
         n: 20_000,
         args: &[40_000, 1000, 1200],
         group: Group::Worst,
-        reps: Some(1),
+        reps: None,
         unit: CALLS,
         about: "narrow-band churn: 40 000 live blocks of 1000..=1200 B, then 20 000 times one \
                 picked at random is freed and replaced by a new one",
@@ -152,7 +152,7 @@ pub const WORKLOADS: &[Workload] = &[
         n: 64,
         args: &[1000, 8],
         group: Group::Worst,
-        reps: Some(1),
+        reps: None,
         unit: CALLS,
         about: "1000 byte buffers of 8 B grown in turn by `realloc`, +8 B a step, 64 rounds \
                 (to 520 B)",
@@ -164,7 +164,7 @@ pub const WORKLOADS: &[Workload] = &[
         n: 2000,
         args: &[64],
         group: Group::Worst,
-        reps: Some(1),
+        reps: None,
         unit: CALLS,
         about: "two byte buffers grown in turn by `realloc`, +64 B a step, 2000 steps each \
                 (to 125 KiB)",
@@ -203,8 +203,9 @@ pub struct Timing {
     pub median_us: f64,
     /// The same in wall-clock time.
     pub median_wall_us: f64,
-    /// Interquartile range over median of the rounds' CPU times.
-    pub spread: f64,
+    /// Interquartile range over median of the rounds' CPU times (`None`
+    /// for fewer than 4 rounds).
+    pub spread: Option<f64>,
 }
 
 /// One allocator on one workload.
@@ -472,7 +473,7 @@ fn timing(samples: &[Sample]) -> Timing {
     Timing {
         median_us: median(cpu.iter().copied()),
         median_wall_us: median(wall.iter().copied()),
-        spread: spread(cpu.iter().copied()),
+        spread: (cpu.len() >= 4).then(|| spread(cpu.iter().copied())),
     }
 }
 

@@ -136,7 +136,14 @@ pub fn pinned(seed: u32, n: usize, full: bool, step: usize, pin: usize) -> Resul
 /// live (issue 14): `n` times, allocate a buffer of `lo..=hi` bytes, then a
 /// `small`-byte block that stays live, then free the buffer; then the small
 /// blocks are freed.
-pub fn temp(seed: u32, n: usize, full: bool, lo: usize, hi: usize, small: usize) -> Result<(), i32> {
+pub fn temp(
+    seed: u32,
+    n: usize,
+    full: bool,
+    lo: usize,
+    hi: usize,
+    small: usize,
+) -> Result<(), i32> {
     let mut rng = Rng::new(seed);
     let mut kept = Vec::with_capacity(n);
     for _ in 0..n {

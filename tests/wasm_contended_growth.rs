@@ -1,12 +1,10 @@
-//! Review: `WasmHandler` counts the last heap's free top toward a growth
-//! (`reused`) before it knows whether the new pages will follow that heap.
-//! When someone else grows memory between `memory.size` and `memory.grow`
-//! *every time* (another allocator or thread that keeps growing), each of
-//! our growths is a separate heap sized as if it extended the previous one:
-//! always too small. The request then grows memory to its maximum and
-//! fails, though a single growth of the full size would have fit every time.
-//! (src/wasm.rs: the comment "the next call sizes the request in full" does
-//! not hold: the next call counts the new, too small heap's top instead.)
+//! `WasmHandler` counts the last heap's free top toward a growth before it
+//! knows whether the new pages will follow that heap. When someone else
+//! grows memory between `memory.size` and `memory.grow` every time (another
+//! allocator or thread that keeps growing), the pages stand alone, too
+//! small: the handler then grows once more, in full. At most two growths per
+//! request, however busy the others are. (Found by review: it used to grow
+//! memory to its maximum, one small heap at a time, and fail.)
 
 mod common;
 

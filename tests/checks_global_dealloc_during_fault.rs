@@ -1,12 +1,12 @@
-//! Review: with `checks`, a fault found inside a global `Talck` still hangs
-//! when the panic frees a block that was allocated before the fault.
-//! `GlobalAlloc::alloc` and `realloc` look at the fault flag; `dealloc` only
-//! asks whether the block is in the reserve, and otherwise takes the lock
-//! that the faulting call (same thread) holds: a spin lock, forever.
+//! With `checks`, a fault found inside a global `Talck` does not hang when
+//! the panic frees a block allocated before the fault: while the fault flag
+//! is raised, `dealloc` leaks the block instead of taking the lock that the
+//! failing call (on the same thread) holds. (Found by review: `dealloc` used
+//! to look only at the reserve, then spun on the lock forever.)
 //!
 //! A panic hook that keeps the last message (a common pattern) does exactly
 //! this: replacing the previous message frees it. A watchdog aborts the
-//! process after 20 s, so the hang fails the run instead of stalling it.
+//! process after 20 s, so a hang fails the run instead of stalling it.
 #![cfg(feature = "checks")]
 
 use std::alloc::{GlobalAlloc, Layout};

@@ -28,6 +28,10 @@ static DONE: AtomicBool = AtomicBool::new(false);
 static READY: AtomicBool = AtomicBool::new(false);
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "a global allocator that writes into a block as it frees it trips Miri's Box protectors (rust-lang/miri#2104)"
+)]
 fn a_panic_hook_that_frees_an_old_block_hangs() {
     *LAST_PANIC.lock().unwrap() = Some(String::from("no panic yet: a block from the arena"));
     std::panic::set_hook(Box::new(|info| {

@@ -16,6 +16,11 @@ static ALLOC: TalckSingleThreaded<InitOnOom> = unsafe {
 };
 
 fn main() {
+    if cfg!(miri) {
+        // Under Miri, a global allocator that writes into a block as it frees it trips Miri's Box protectors (a known false positive: rust-lang/miri#2104, rlsf#20).
+        println!("skipped under Miri");
+        return;
+    }
     // With backtraces on, the panic hook would ask the reserve for megabytes
     // (see `checks_global_talck.rs`).
     std::env::set_var("RUST_BACKTRACE", "0");

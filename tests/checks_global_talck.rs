@@ -153,6 +153,11 @@ fn faults_on_several_threads_at_once() {
 }
 
 fn main() {
+    if cfg!(miri) {
+        // Under Miri, a global allocator that writes into a block as it frees it trips Miri's Box protectors (a known false positive: rust-lang/miri#2104, rlsf#20).
+        println!("skipped under Miri");
+        return;
+    }
     // SAFETY: no other thread runs yet.
     std::env::set_var("RUST_BACKTRACE", "0");
     a_double_free_panics_naming_it();

@@ -2,7 +2,7 @@
 //
 // Usage: node --no-liftoff --expose-gc bench.mjs CONFIG.json
 //
-// CONFIG: { "rounds": R, "reps": K, "cap_us": C,
+// CONFIG: { "rounds": R, "reps": K, "cap_us": C, "batch_us": T,
 //           "allocators": [{ "name": "...", "path": "x.wasm" }, ...],
 //           "workloads": [{ "name": "...", "export": "bench_...", "seed": S, "n": N,
 //                           "args": [...], "timed": true, "reps": K' }, ...] }
@@ -20,18 +20,23 @@
 //    of CPU time is not timed (a quadratic worst case on a slow allocator).
 // 2. Timing (workloads with `timed`): R rounds. In each round, each workload
 //    runs for each allocator (the order rotating from round to round) on a
-//    fresh instance: once untimed (the warm-up: it grows the memory the
-//    workload needs and touches its pages), then K times (the workload's
-//    own `reps`, else the config's), each call timed on its own. Light
-//    touch (`full = 0`): each block's first byte is written and checked.
-//    A full garbage collection runs before each instance's timed calls, so
-//    that no earlier instance's memory is collected while one is timed.
+//    fresh instance: twice untimed (the first call grows the memory the
+//    workload needs and touches its pages; the second settles the heap into
+//    the state every later call starts from, and its time sets the batch
+//    size B), then K timed batches (the workload's own `reps`, else the
+//    config's) of B calls each, B making a batch last at least
+//    `batch_us` µs of CPU time (default 10 000), so that calls of a
+//    fraction of a millisecond are not timed one by one. Light touch
+//    (`full = 0`): each block's first byte is written and checked. A full
+//    garbage collection runs before each instance is made, so that earlier
+//    instances' memory is freed during the untimed calls, not the timed ones.
 //
 // Output, one line each:
 //   check <allocator> <workload> <actions> <calls> <grown_bytes> <peak_live_bytes> <moved_bytes> <cpu_us>
 //   slow <allocator> <workload>                 (not timed: see above)
-//   run <allocator> <workload> <round> <rep> <actions> <wall_us> <cpu_us>
-//     (cpu_us: the process's user + system CPU time over the call, from
+//   run <allocator> <workload> <round> <rep> <actions> <wall_us> <cpu_us> <batch>
+//     (per call: the batch's times over its B calls; cpu_us: the process's
+//     user + system CPU time over the batch, from
 //     process.cpuUsage(): unlike wall time, it leaves out the time other
 //     processes held the CPU)
 //   error <allocator> <workload> <message>      (then exit status 2)
@@ -133,16 +138,30 @@ async function main() {
       for (let k = 0; k < entries.length; k++) {
         const e = entries[(k + round) % entries.length];
         if (slow.has(`${e.name} ${w.name}`)) continue;
+        // Earlier instances are collected first: V8 unmaps their memory on
+        // helper threads, whose CPU time process.cpuUsage() counts, so this
+        // must happen while the untimed calls run, not the timed ones.
+        collect();
         const ex = await instance(e);
         call(e, w, ex, false);
-        collect();
+        const settle = call(e, w, ex, false);
+        const batch = Math.max(1, Math.ceil((cfg.batch_us ?? 10000) / Math.max(settle.cpu, 1)));
         for (let rep = 0; rep < reps; rep++) {
           const c0 = ex.bench_calls();
-          const r = call(e, w, ex, false);
-          if (((ex.bench_calls() - c0) >>> 0) !== calls.get(w.name)) {
+          let wall = 0;
+          let cpu = 0;
+          let actions = 0;
+          for (let b = 0; b < batch; b++) {
+            const r = call(e, w, ex, false);
+            wall += r.micros;
+            cpu += r.cpu;
+            actions = r.actions;
+          }
+          if (((ex.bench_calls() - c0) >>> 0) !== batch * calls.get(w.name)) {
             fail(e.name, w.name, "made other allocator calls in the light run than in the full one");
           }
-          console.log(`run ${e.name} ${w.name} ${round} ${rep} ${r.actions} ${r.micros.toFixed(3)} ${r.cpu}`);
+          console.log(`run ${e.name} ${w.name} ${round} ${rep} ${actions} ` +
+            `${(wall / batch).toFixed(3)} ${(cpu / batch).toFixed(3)} ${batch}`);
         }
       }
     }

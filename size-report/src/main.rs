@@ -1,5 +1,5 @@
-//! `cargo size-report`: the size and speed of talcum against dlmalloc,
-//! talc, rlsf and lol_alloc on `wasm32-unknown-unknown`.
+//! `cargo size-report`: the size, speed and memory of talcum against
+//! dlmalloc, talc, rlsf, lol_alloc and wasmalloc on `wasm32-unknown-unknown`.
 //!
 //! 1. Size: builds `size-report/module` once per allocator and module kind
 //!    (`minimal`, `app`) with a size profile, runs `wasm-opt -Oz`, and
@@ -84,8 +84,9 @@ usage: cargo size-report [--check | --size-only] [--runs N] [--reps K]
                dlmalloc; exits 1 when talcum adds more bytes over the baseline
                than size-report/budget.toml allows, or as many as dlmalloc
   --runs N     timing rounds (default 9): each round runs every workload on a
-               fresh instance per allocator, a warm-up call then K timed calls
-  --reps K     timed calls per instance and round (default 3)
+               fresh instance per allocator, two untimed calls, then K timed
+               batches of calls (each batch at least 10 ms of CPU)
+  --reps K     timed batches per instance and round (default 3)
   --only W,..  these workloads only (names as in the report)
   --alloc A,.. these allocators only (the floor and dlmalloc come too)
   --profile P  time the bench modules built at opt-level P only (z or o3)
@@ -564,6 +565,7 @@ fn run(args: &Args) -> Result<bool> {
             rounds: args.rounds,
             reps: args.reps,
             cap_us: 1_500_000,
+            batch_us: 10_000,
             workloads: speed::WORKLOADS
                 .iter()
                 .filter(|w| args.only.as_ref().is_none_or(|o| o.iter().any(|n| n == w.name)))
@@ -613,6 +615,7 @@ fn run(args: &Args) -> Result<bool> {
             rounds: plan.rounds,
             reps: plan.reps,
             cap_us: plan.cap_us,
+            batch_us: plan.batch_us,
             workloads: plan.workloads,
             busy,
         });

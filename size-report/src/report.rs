@@ -39,6 +39,7 @@ pub struct SpeedRun {
     pub rounds: usize,
     pub reps: usize,
     pub cap_us: u64,
+    pub batch_us: u64,
     pub workloads: Vec<&'static Workload>,
     /// Why the figures were taken on a busy machine, if they were.
     pub busy: Option<String>,
@@ -284,16 +285,17 @@ fn speed_sections(md: &mut String, r: &Report, run: &SpeedRun) {
          of every block written and verified: a changed byte, a misaligned or null pointer, \
          a trap, or a different count of actions or allocator calls aborts the report. The \
          memory figures come from this run. Then {rounds} rounds: in each, every allocator \
-         runs each timed workload on a fresh instance, once untimed (a warm-up that grows \
-         the memory the workload needs), then {reps} timed calls, the allocators' \
-         order rotating from round to round. Timed calls touch only the first byte of each \
-         block. Each call is timed in the process's CPU time (`process.cpuUsage()`, user + \
-         system), so that other processes do not count; the wall-clock medians added up to \
-         {wall_ratio:.2}× the CPU-time ones. A cell is the median over the rounds of each \
-         round's median call; its spread is the interquartile range of those round figures \
-         over their median ({spread:.1}% over all cells; per cell below; none with fewer than 4 \
-         rounds). Cells whose \
-         verification run took over {cap:.1} s of CPU are not timed.\n\n\
+         runs each timed workload on a fresh instance, twice untimed (the first call grows \
+         the memory the workload needs, the second settles the heap into the state later \
+         calls start from), then {reps} timed batches of calls, each batch as many calls as \
+         make at least {batch:.0} ms; the allocators' order rotates from round to round. \
+         Timed calls touch only the first byte of each block. Each call is timed in the \
+         process's CPU time (`process.cpuUsage()`, user + system), so that other processes \
+         do not count; the wall-clock medians added up to {wall_ratio:.2}× the CPU-time \
+         ones. A cell is the median over the rounds of each round's median batch, per call; \
+         its spread is the interquartile range of those round figures over their median \
+         ({spread:.1}% over all cells; per cell below; none with fewer than 4 rounds). Cells \
+         whose verification run took over {cap:.1} s of CPU are not timed.\n\n\
          The *floor* (`size-report/module/src/floor.rs`) is a bump allocator with \
          power-of-two free lists and no headers: about the least work that serves the \
          workloads, so its time is the harness's own. *Over the floor* is an allocator's \
@@ -303,6 +305,7 @@ fn speed_sections(md: &mut String, r: &Report, run: &SpeedRun) {
         reps = run.reps,
         spread = spread * 100.0,
         cap = run.cap_us as f64 / 1e6,
+        batch = run.batch_us as f64 / 1e3,
     );
     for (group, title) in [
         (Group::Main, "Everyday workloads"),

@@ -199,7 +199,7 @@ pub const WORKLOADS: &[Workload] = &[
 /// The timing of one allocator on one workload.
 pub struct Timing {
     /// Median CPU time of a call (user + system), microseconds: the median
-    /// over rounds of each round's median over its calls.
+    /// over rounds of each round's median batch (per call).
     pub median_us: f64,
     /// The same in wall-clock time.
     pub median_wall_us: f64,
@@ -251,6 +251,8 @@ pub struct Plan<'a> {
     /// Cells whose verification run took more CPU time than this (µs) are
     /// not timed.
     pub cap_us: u64,
+    /// Timed calls are batched to last at least this long (µs of CPU).
+    pub batch_us: u64,
     pub workloads: Vec<&'a Workload>,
 }
 
@@ -311,7 +313,7 @@ struct Check {
     cpu: f64,
 }
 
-/// One timed call: its round, CPU and wall time.
+/// One timed batch: its round, and its CPU and wall time per call.
 struct Sample {
     round: usize,
     cpu: f64,
@@ -350,11 +352,12 @@ pub fn run(paths: &Paths, modules: &[(&str, Profile, PathBuf)], plan: &Plan) -> 
         })
         .collect();
     let config = format!(
-        "{{\"rounds\": {}, \"reps\": {}, \"cap_us\": {},\n\"allocators\": [\n{}\n],\n\
-         \"workloads\": [\n{}\n]}}\n",
+        "{{\"rounds\": {}, \"reps\": {}, \"cap_us\": {}, \"batch_us\": {},\n\
+         \"allocators\": [\n{}\n],\n\"workloads\": [\n{}\n]}}\n",
         plan.rounds,
         plan.reps,
         plan.cap_us,
+        plan.batch_us,
         allocators.join(",\n"),
         workloads.join(",\n")
     );
@@ -406,7 +409,7 @@ pub fn run(paths: &Paths, modules: &[(&str, Profile, PathBuf)], plan: &Plan) -> 
             ["slow", alloc, workload] => {
                 eprintln!("  not timing {alloc} {workload}: its verification run took too long");
             }
-            ["run", alloc, workload, round, _rep, _actions, wall, cpu] => {
+            ["run", alloc, workload, round, _rep, _actions, wall, cpu, _batch] => {
                 let parsed = (round.parse::<usize>(), wall.parse(), cpu.parse());
                 let (Ok(round), Ok(wall), Ok(cpu)) = parsed else {
                     return Err(bad());

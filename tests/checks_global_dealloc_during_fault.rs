@@ -7,7 +7,10 @@
 //! A panic hook that keeps the last message (a common pattern) does exactly
 //! this: replacing the previous message frees it. A watchdog aborts the
 //! process after 20 s, so a hang fails the run instead of stalling it.
-#![cfg(feature = "checks")]
+// Not under Miri: a global allocator that writes into a block as it frees
+// it trips Miri's Box protectors (a known false positive: rust-lang/miri#2104),
+// also in the test harness's own allocations.
+#![cfg(all(feature = "checks", not(miri)))]
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,10 +31,6 @@ static DONE: AtomicBool = AtomicBool::new(false);
 static READY: AtomicBool = AtomicBool::new(false);
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "a global allocator that writes into a block as it frees it trips Miri's Box protectors (rust-lang/miri#2104)"
-)]
 fn a_panic_hook_that_frees_an_old_block_hangs() {
     *LAST_PANIC.lock().unwrap() = Some(String::from("no panic yet: a block from the arena"));
     std::panic::set_hook(Box::new(|info| {

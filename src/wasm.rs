@@ -97,7 +97,10 @@ unsafe impl LinearMemory for WasmMemory {
 /// across growth steps. If not, someone else (JavaScript, another allocator,
 /// a direct `memory.grow`) grew memory in between, or the heap was truncated:
 /// the new pages become a separate heap, and pages that are not ours are
-/// never touched.
+/// never touched. When such pages were sized counting the free top they did
+/// not join, they are too small: the handler grows once more, in full, as a
+/// heap of its own (even if it happens to follow them), so a request never
+/// takes more than two growths.
 ///
 /// The handler keeps no state of its own beyond the memory: what it extends
 /// is read from its `Talc` at each call, so it follows `init`, `claim`,

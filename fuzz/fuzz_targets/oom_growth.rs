@@ -13,9 +13,11 @@
 //! memory ends or not, over a buffer outside the memory, or over a span too
 //! small for the metadata, which fails and leaves no heap) and `claim`
 //! memory that was given back. The harness follows every heap: after each
-//! request it derives from the pages grown which heap was extended and
-//! which is new (the handler extends the last heap exactly when the new
-//! pages start where it ends) and compares with `get_arena`,
+//! request it takes the regions grown (recorded by `Watched`, which forwards
+//! to `&SimMemory`'s own `LinearMemory`): the first extends the last heap
+//! exactly when it starts where that heap ends; a second one (after someone
+//! else's pages came between) may extend the first or stand alone, as the
+//! heap count says. It compares its heaps with `get_arena`,
 //! `get_last_heap_acme` and the counters.
 //!
 //! Checks, besides the block model (every block patterned and verified, in
@@ -50,12 +52,15 @@ mod sim;
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use sim::SimMemory;
-use talcum::{InitOnOom, OomHandler, Span, Talc, WasmHandler, WASM_PAGE_SIZE as PAGE};
+use talcum::{
+    InitOnOom, LinearMemory, OomHandler, Span, Talc, WasmHandler, WASM_PAGE_SIZE as PAGE,
+};
 use talcum_fuzz::{
     check_counters, check_resize_fit, check_sentinel, check_zero, count_ops, fill_sentinel, fits,
     layout, max_size, trace, Input, Memory, Model, KIB, MAX_OPS, MIB, WORD,
@@ -82,7 +87,31 @@ const UNTOUCHED: usize = 0x5A5A;
 /// `InitOnOom` mode: the buffer, in pages.
 const INIT_PAGES: usize = 64;
 
-type Handler<'a> = WasmHandler<&'a SimMemory>;
+type Handler<'a> = WasmHandler<Watched<'a>>;
+
+/// The simulated memory as the handler grows it, through `&SimMemory`'s own
+/// `LinearMemory` implementation; it only records each region it returns,
+/// so that the harness knows which pages each growth added (two growths for
+/// one request may be contiguous, and either form one heap or two).
+struct Watched<'a> {
+    sim: &'a SimMemory,
+    grown: &'a RefCell<Vec<Span>>,
+}
+
+// SAFETY: every call forwards to `&SimMemory`'s implementation, whose
+// promises hold unchanged; the regions are only recorded.
+unsafe impl LinearMemory for Watched<'_> {
+    fn end(&self) -> usize {
+        LinearMemory::end(&self.sim)
+    }
+
+    fn grow(&mut self, pages: usize) -> Option<Span> {
+        let mut sim = self.sim;
+        let region = sim.grow(pages)?;
+        self.grown.borrow_mut().push(region);
+        Some(region)
+    }
+}
 
 fn outside() -> &'static Memory {
     static OUT: OnceLock<Memory> = OnceLock::new();
@@ -259,6 +288,8 @@ fn run(data: &[u8]) {
 
 struct Growth<'a> {
     sim: &'a SimMemory,
+    /// The regions grown during the current request.
+    grown: &'a RefCell<Vec<Span>>,
     cap: usize,
     /// The memory's end plays the top of the address space.
     top: bool,
@@ -296,9 +327,11 @@ fn run_growth(mode: u8, input: &mut Input) -> u64 {
     );
     let mut guards = Guards::default();
     guards.ranges.push((out.addr(), out.end()));
-    let hooks = Growth { sim: &sim, cap, top, heaps: Vec::new(), guards };
+    let grown = RefCell::new(Vec::new());
+    let memory = Watched { sim: &sim, grown: &grown };
+    let hooks = Growth { sim: &sim, grown: &grown, cap, top, heaps: Vec::new(), guards };
     let mut run =
-        Run { talc: Talc::new(WasmHandler::with_memory(&sim)), model: Model::new(), hooks };
+        Run { talc: Talc::new(WasmHandler::with_memory(memory)), model: Model::new(), hooks };
     let ops = run_ops(&mut run, input);
 
     // Everything is free: each heap is one free chunk, and the largest
@@ -377,45 +410,60 @@ impl Growth<'_> {
         (first < end).then(|| (self.sim.page_addr(first), self.region_end(end)))
     }
 
-    /// Follows the pages grown by us since `from` (in pages) into the heaps:
-    /// a run of them that starts where the last heap ends extends it, any
-    /// other starts a new heap, which becomes the last one.
-    fn absorb(&mut self, talc: &Talc<Handler<'_>>, from: usize, last: usize, what: &str) {
-        let to = self.sim.pages();
+    /// Follows the regions grown for one request into the heaps. Each one
+    /// extends the last heap or starts a new heap, which becomes the last;
+    /// it can extend only if it starts where the last heap ends, and the
+    /// first one then must (the handler extends the last heap when memory
+    /// ends where it does). A later one, contiguous after someone else's
+    /// pages made the first region a heap of its own, may do either: the
+    /// heap count tells which.
+    fn absorb(&mut self, talc: &Talc<Handler<'_>>, last: usize, what: &str) {
+        let regions = std::mem::take(&mut *self.grown.borrow_mut());
         let mut last_i = self.heaps.iter().position(|&h| last != 0 && acme(h) == last);
         assert!(
             last == 0 || last_i.is_some(),
             "{what}: the last heap's acme {last:#x} was none of the heaps' {:?}",
             self.heaps
         );
-        let mut grew = false;
-        let mut p = from;
-        while p < to {
-            if self.foreign(p) {
-                p += 1;
-                continue;
-            }
-            let first = p;
-            while p < to && !self.foreign(p) {
-                p += 1;
-            }
-            let (lo, hi) = (self.sim.page_addr(first), self.region_end(p));
+        let count = talc.get_counters().heap_count;
+        let Some(mut new_heaps) = count.checked_sub(self.heaps.len()) else {
+            panic!("{what}: {count} heaps after growth, {} before", self.heaps.len())
+        };
+        for (k, &r) in regions.iter().enumerate() {
+            let (lo, hi) = (base(r), acme(r));
+            assert!(
+                !self.sim.overlaps_foreign(lo, hi - lo),
+                "{what}: the grown region {r:?} overlaps a foreign page"
+            );
+            let contiguous = last_i.is_some_and(|i| acme(self.heaps[i]) == lo);
             match last_i {
-                Some(i) if acme(self.heaps[i]) == lo => {
-                    trace!("  pages {first}..{p} extend heap {i}");
+                Some(i) if contiguous && (k == 0 || new_heaps < regions.len() - k) => {
+                    trace!("  grown {r:?} extends heap {i}");
                     self.heaps[i] = self.span(base(self.heaps[i]), hi);
                 }
                 _ => {
-                    trace!("  pages {first}..{p} become heap {}", self.heaps.len());
+                    trace!("  grown {r:?} becomes heap {}", self.heaps.len());
+                    assert!(
+                        new_heaps > 0,
+                        "{what}: the grown region {r:?} (growth {k} of {}) became no heap: the \
+                         heap count is {count}",
+                        regions.len()
+                    );
+                    new_heaps -= 1;
                     self.heaps.push(self.span(lo, hi));
                     last_i = Some(self.heaps.len() - 1);
                 }
             }
-            grew = true;
         }
-        if grew {
-            let expect = acme(self.heaps[last_i.expect("a heap")]);
-            assert_eq!(last_acme(talc), expect, "{what}: the last heap's acme after growth");
+        assert_eq!(
+            new_heaps,
+            0,
+            "{what}: {count} heaps after growing {regions:?}, which can make {} (the first \
+             region, if it starts where the last heap ends, extends it)",
+            self.heaps.len()
+        );
+        if let Some(i) = last_i.filter(|_| !regions.is_empty()) {
+            assert_eq!(last_acme(talc), acme(self.heaps[i]), "{what}: the last heap after growth");
         }
     }
 }
@@ -431,6 +479,7 @@ impl<'a> Hooks for Growth<'a> {
     }
 
     fn before(&self, talc: &Talc<Self::O>) -> GrowthSnap {
+        self.grown.borrow_mut().clear();
         GrowthSnap {
             pages: self.sim.pages(),
             grows: self.sim.grows.get(),
@@ -443,7 +492,7 @@ impl<'a> Hooks for Growth<'a> {
     fn after(&mut self, talc: &Talc<Self::O>, snap: GrowthSnap, req: Request, what: &str) {
         let sim = self.sim;
         let pages = sim.pages();
-        self.absorb(talc, snap.pages, snap.last, what);
+        self.absorb(talc, snap.last, what);
         let l = req.layout;
         let grows = sim.grows.get() - snap.grows;
         let grown = sim.grown_pages.get() - snap.grown_pages;

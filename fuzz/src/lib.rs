@@ -785,9 +785,10 @@ macro_rules! trace {
 /// tests/fuzz_regressions.rs; fixed in eb50990, so no run needs it now);
 /// `align-down` (Allocator::grow/shrink to a smaller alignment, in place:
 /// the block keeps the padding of its old alignment, and the `checks`
-/// feature, since 15b23bc, then refuses the block's deallocation as "not
-/// the start of an allocation"; seed
-/// `seeds/talck_global/crash-checks-shrink-to-smaller-align-in-place`).
+/// feature of 15b23bc then refused the block's deallocation as "not the
+/// start of an allocation"; seed
+/// `seeds/talck_global/crash-checks-shrink-to-smaller-align-in-place`;
+/// fixed in e649fe9, so no run needs it now).
 pub fn avoid_known_bug(name: &str) -> bool {
     static KNOWN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     KNOWN

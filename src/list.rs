@@ -108,6 +108,10 @@ mod tests {
         let mut nodes: [FreeNode; 3] =
             core::array::from_fn(|_| FreeNode { next: null_mut(), prev_next: null_mut() });
         let mut head = EMPTY;
+        // One raw pointer to the head for the whole test, as in a heap: a
+        // fresh `&mut head` for each call would invalidate the links stored
+        // through the previous one (Tree Borrows).
+        let head: *mut *mut FreeNode = &raw mut head;
         let p: [*mut FreeNode; 3] = {
             let base = nodes.as_mut_ptr();
             // SAFETY: indices are in bounds of the array.
@@ -117,22 +121,22 @@ mod tests {
         // unlinked when pushed; each unlink is of a current member.
         unsafe {
             for &n in &p {
-                push(&mut head, n);
+                push(head, n);
             }
             // order: 2, 1, 0
-            assert_eq!(head, p[2]);
+            assert_eq!(*head, p[2]);
             assert_eq!((*p[2]).next, p[1]);
             assert_eq!((*p[1]).next, p[0]);
             assert!((*p[0]).next.is_null());
-            assert_eq!((*p[2]).prev_next, &raw mut head);
+            assert_eq!((*p[2]).prev_next, head);
             unlink(p[1]);
             assert_eq!((*p[2]).next, p[0]);
             assert_eq!((*p[0]).prev_next, &raw mut (*p[2]).next);
             unlink(p[2]);
-            assert_eq!(head, p[0]);
-            assert_eq!((*p[0]).prev_next, &raw mut head);
+            assert_eq!(*head, p[0]);
+            assert_eq!((*p[0]).prev_next, head);
             unlink(p[0]);
-            assert!(head.is_null());
+            assert!((*head).is_null());
         }
     }
 

@@ -118,8 +118,9 @@ fn memory_at_the_top_of_the_address_space_is_refused_untouched() {
 /// undefined behaviour; natively this only runs the path.
 #[test]
 fn extend_uses_the_provenance_of_the_span_it_is_given() {
-    let mut buffer = vec![0usize; 4096];
-    let whole: *mut [usize] = buffer.as_mut_slice();
+    // 32 KiB on every target (a `u64` buffer: word aligned on both).
+    let mut buffer = vec![0u64; 4096];
+    let whole: *mut [u64] = buffer.as_mut_slice();
     let base = whole.cast::<u8>();
     // The first KiB, through a pointer whose provenance covers only it.
     // SAFETY: in bounds.
@@ -130,7 +131,7 @@ fn extend_uses_the_provenance_of_the_span_it_is_given() {
     let mut model = Model::default();
     fill(&mut talc, &mut model, layout(40, 8));
     // Now the whole buffer, through a pointer with provenance over all of it.
-    let wide = Span::from_slice_ptr(std::ptr::slice_from_raw_parts_mut(base, 4096 * WORD));
+    let wide = Span::from_slice_ptr(std::ptr::slice_from_raw_parts_mut(base, 4096 * 8));
     // SAFETY: the memory above the heap is unused and handed over.
     let heap = unsafe { talc.extend(heap, wide) };
     assert_eq!(heap.acme(), wide.acme());
@@ -140,7 +141,7 @@ fn extend_uses_the_provenance_of_the_span_it_is_given() {
     model.insert(p, big);
     common::free_all(&mut talc, &mut model);
     // Everything merged: one block of all the allocatable space fits.
-    let all = layout(talc.get_allocatable_span().size() - WORD, 8);
+    let all = layout(talc.get_allocatable_span().size() - WORD, WORD);
     // SAFETY: the heap is valid; freed at once.
     unsafe {
         let p = talc.malloc(all).unwrap();

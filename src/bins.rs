@@ -9,15 +9,23 @@
 //!  bin:    0 1 2 3 4 | 5  6  7  8 |  9 10 11 12 | 13 14 15 16 | 17 ...
 //! ```
 //!
-//! The last bin also holds every larger size. Bin `b` holds chunks of at
-//! least `lower_bound(b)` words, so every chunk in a bin above `bin_of(n)` is
-//! bigger than `n` words: a request scans its own bin, then takes the first
-//! chunk of the next non-empty bin, found with one `trailing_zeros` on the
-//! bitmap. (A request aligned past a word starts from the bin of its size
-//! plus that alignment, where every chunk fits it: see `Talc::take`.)
+//! The last size bin also holds every larger size. Bin `b` holds chunks of
+//! at least `lower_bound(b)` words, so every chunk in a bin above `bin_of(n)`
+//! is bigger than `n` words: a request looks at a few chunks of its own bin,
+//! then takes the first chunk of the next non-empty bin, found with one
+//! `trailing_zeros` on the bitmap. (A request aligned past a word starts from
+//! the bin of its size plus that alignment, where every chunk fits it: see
+//! `Talc::take`.)
+//!
+//! One more bin, [`TOP_BIN`], above all of them, holds the free chunk on top
+//! of the last heap: the one that growth extends. Being last in the bitmap,
+//! it serves a request only when no other free chunk fits, so it stays whole
+//! for large requests and small blocks fill the holes below it first.
 
 /// Number of bins: one bit each in a `u64` bitmap.
 pub(crate) const BIN_COUNT: usize = 64;
+/// The bin of the free chunk on top of the last heap (see the module docs).
+pub(crate) const TOP_BIN: usize = BIN_COUNT - 1;
 
 /// Each power of two of sizes is split in `2^SUB_BITS` bins.
 const SUB_BITS: u32 = 2;
@@ -26,8 +34,9 @@ const WORD: usize = core::mem::size_of::<usize>();
 /// The smallest chunk, in words: a free chunk needs a list node and a size.
 const MIN_WORDS: usize = 3;
 
-/// The bin of a free chunk of `size` bytes (a word multiple, at least three
-/// words; larger sizes than the last bin's bound land in the last bin).
+/// The size bin of a free chunk of `size` bytes (a word multiple, at least
+/// three words; larger sizes than the last bin's bound land in the last bin,
+/// the one below [`TOP_BIN`]).
 // Inlined: a call costs more than the arithmetic in engines that do not
 // inline wasm calls (measured in V8: `size-report/EXPERIMENTS.md`).
 #[inline(always)]
@@ -40,7 +49,7 @@ pub(crate) fn bin_of(size: usize) -> usize {
     let log = (usize::BITS - 1) - (words | (1 << SUB_BITS)).leading_zeros();
     let shift = log - SUB_BITS;
     let bin = ((shift as usize) << SUB_BITS) + (words >> shift) - MIN_WORDS;
-    bin.min(BIN_COUNT - 1)
+    bin.min(TOP_BIN - 1)
 }
 
 #[cfg(test)]
@@ -74,7 +83,7 @@ mod tests {
     #[test]
     #[cfg_attr(miri, ignore = "slow under Miri; pure arithmetic")]
     fn a_bin_spans_at_most_a_quarter() {
-        for bin in 1..BIN_COUNT - 1 {
+        for bin in 1..TOP_BIN - 1 {
             let lo = lower_bound(bin);
             let hi = lower_bound(bin + 1);
             assert!(hi > lo);
@@ -83,9 +92,9 @@ mod tests {
     }
 
     #[test]
-    fn huge_sizes_land_in_the_last_bin() {
-        assert_eq!(bin_of(usize::MAX & !(WORD - 1)), BIN_COUNT - 1);
-        assert_eq!(bin_of(1 << 31), BIN_COUNT - 1);
-        assert_eq!(bin_of((1 << 24) + WORD * 5), BIN_COUNT - 1);
+    fn huge_sizes_land_in_the_last_size_bin() {
+        assert_eq!(bin_of(usize::MAX & !(WORD - 1)), TOP_BIN - 1);
+        assert_eq!(bin_of(1 << 31), TOP_BIN - 1);
+        assert_eq!(bin_of((1 << 24) + WORD * 5), TOP_BIN - 1);
     }
 }

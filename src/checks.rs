@@ -6,7 +6,7 @@
 //! live allocation, which catches double frees and foreign pointers. It is
 //! slow (each operation costs a walk of all memory) and meant for tests.
 
-use crate::bins::{bin_of, BIN_COUNT};
+use crate::bins::{bin_of, BIN_COUNT, TOP_BIN};
 use crate::list::{self, FreeNode};
 use crate::span::Span;
 use crate::talc::{MIN_CHUNK, WORD};
@@ -194,6 +194,33 @@ impl<O: OomHandler> Talc<O> {
         }
     }
 
+    /// The bin of the free chunk at `at` of `size` bytes: the top bin for
+    /// the free top of the last heap; for the free top of another heap,
+    /// either (it was filed there while its heap was last); else its size's.
+    fn bin_expected(&self, at: *mut u8, size: usize) -> usize {
+        let heap_acme = at.addr() + size + WORD;
+        if heap_acme == self.get_last_heap_acme().addr() {
+            return TOP_BIN;
+        }
+        let top_of_a_heap = self.heaps.all().iter().any(|h| h.acme().addr() == heap_acme);
+        // SAFETY: `at` is a free chunk; its node's link was checked.
+        let in_top_bin = unsafe {
+            let slot = (*at.cast::<FreeNode>()).prev_next;
+            let mut head = slot;
+            // Find the head slot: follow back links to the bins array.
+            let bins = self.bins_ptr();
+            while head.addr() < bins.addr() || head.addr() >= bins.wrapping_add(BIN_COUNT).addr() {
+                head = (*head.cast::<FreeNode>()).prev_next;
+            }
+            head == bins.add(TOP_BIN)
+        };
+        if top_of_a_heap && in_top_bin {
+            TOP_BIN
+        } else {
+            bin_of(size)
+        }
+    }
+
     /// Walks every bin list forward; returns the number of nodes.
     unsafe fn check_bins(&self, bins: *mut *mut FreeNode, limit: usize) -> usize {
         let mut count = 0;
@@ -233,9 +260,10 @@ impl<O: OomHandler> Talc<O> {
                         prev_next,
                         "talcum checks: broken back link at {at:p}"
                     );
+                    let size = list::size_of(at);
                     ensure_eq!(
                         self.heaps,
-                        bin_of(list::size_of(at)),
+                        self.bin_expected(at, size),
                         bin,
                         "talcum checks: chunk {at:p} in wrong bin"
                     );
@@ -278,7 +306,7 @@ impl<O: OomHandler> Talc<O> {
             ensure_eq!(
                 self.heaps,
                 bin,
-                bin_of(size),
+                self.bin_expected(at, size),
                 "talcum checks: free chunk {at:p} in the wrong bin"
             );
             at = at.wrapping_add(size);

@@ -18,7 +18,7 @@
 use core::alloc::Layout;
 use core::ptr::{null_mut, NonNull};
 
-use crate::bins::{bin_of, BIN_COUNT};
+use crate::bins::{bin_of, BIN_COUNT, TOP_BIN};
 use crate::list::{self, FreeNode};
 use crate::oom::OomHandler;
 use crate::span::Span;
@@ -31,6 +31,12 @@ pub(crate) const MIN_CHUNK: usize = 3 * WORD;
 const MIN_PAYLOAD: usize = MIN_CHUNK - WORD;
 /// The metadata chunk at the base of the arena: a tag, then the bin heads.
 pub(crate) const META_SIZE: usize = WORD + BIN_COUNT * WORD;
+/// How many chunks of a bin the first search looks at. Chunks in a bin may
+/// differ by a quarter, so the request's own bin may hold chunks too small
+/// for it; past this many, the search moves on to bins where the first
+/// chunk fits, and only before the OOM handler does it look at every chunk.
+/// So no request walks a long list while another free chunk would do.
+const LOOKS: usize = 8;
 
 #[inline]
 const fn align_up_word(n: usize) -> usize {
@@ -148,7 +154,13 @@ impl<O: OomHandler> Talc<O> {
     #[inline(never)]
     unsafe fn add_free(&mut self, base: *mut u8, acme: *mut u8) {
         let size = acme.addr() - base.addr();
-        let bin = bin_of(size);
+        // The free top of the last heap (under its one-word sentinel) is kept
+        // apart, for when nothing else fits: see `bins`.
+        let bin = if acme.addr().wrapping_add(WORD) == self.last_top.addr() {
+            TOP_BIN
+        } else {
+            bin_of(size)
+        };
         // SAFETY: the caller hands over the chunk; `bin < BIN_COUNT`.
         unsafe {
             list::write_sizes(base, acme);
@@ -204,22 +216,29 @@ impl<O: OomHandler> Talc<O> {
         // chunk fits if its payload happens to land aligned. (For a word-
         // aligned request there are none.)
         let bins = u64::MAX << bin_of(need);
+        // A few chunks per bin first; every chunk before memory grows.
+        let mut looks = LOOKS;
         loop {
             // SAFETY: the heaps are valid by this function's contract.
-            if let Some(ptr) = unsafe { self.take(bins, sure, size, align) } {
+            if let Some(ptr) = unsafe { self.take(bins, sure, size, align, looks) } {
                 #[cfg(feature = "counters")]
                 self.counters.allocated(layout.size());
                 #[cfg(feature = "checks")]
                 self.check();
                 return Ok(ptr);
             }
-            O::handle_oom(self, layout)?;
+            // Toggles between `LOOKS` and every chunk.
+            looks ^= LOOKS ^ usize::MAX;
+            if looks == LOOKS {
+                O::handle_oom(self, layout)?;
+            }
         }
     }
 
     /// Finds a free chunk that fits in the bins of `mask` and carves the
-    /// allocation out of it. The bins are searched from `first` up, then
-    /// from the lowest in `mask` up to `first`.
+    /// allocation out of it, looking at no more than `looks` chunks of each
+    /// bin. The bins are searched from `first` up, then from the lowest in
+    /// `mask` up to `first`.
     ///
     /// # Safety
     /// The heaps must be valid; `size >= MIN_PAYLOAD`.
@@ -230,6 +249,7 @@ impl<O: OomHandler> Talc<O> {
         first: usize,
         size: usize,
         align: usize,
+        looks: usize,
     ) -> Option<NonNull<u8>> {
         // Rotated so that bit 0 is bin `first`: one scan gives that order.
         let mut bins = (self.avail & mask).rotate_right(first as u32);
@@ -241,7 +261,9 @@ impl<O: OomHandler> Talc<O> {
                 // Emptied since its bit was set (see `remove_free`).
                 self.avail &= !(1 << bin);
             }
-            while !node.is_null() {
+            let mut left = looks;
+            while !node.is_null() && left != 0 {
+                left -= 1;
                 // SAFETY: `node` is a free chunk in a valid list.
                 unsafe {
                     if let Some(ptr) = self.carve(node.cast(), size, align) {
@@ -625,6 +647,12 @@ impl<O: OomHandler> Talc<O> {
         );
         let extends = base == top;
         let new_arena = !extends && self.bins.is_null();
+        // A new heap is the last one; an extended one stays last if it was.
+        // Set first, so that its free top goes to the top bin.
+        let was_last = top == self.last_top;
+        if !extends || was_last {
+            self.last_top = acme;
+        }
         // SAFETY: the memory is ours; every write below lies inside it, or
         // is the old sentinel it takes over.
         unsafe {
@@ -656,7 +684,6 @@ impl<O: OomHandler> Talc<O> {
             if new_arena {
                 self.arena = heap;
             }
-            self.last_top = acme;
             #[cfg(feature = "counters")]
             self.counters.heap_added(heap.size());
             #[cfg(feature = "checks")]
@@ -782,19 +809,26 @@ impl<O: OomHandler> Talc<O> {
                 return Span::empty();
             }
             let acme = want.acme().addr().clamp(free_base.addr() + WORD, heap.acme().addr());
-            let acme = self.set_top(free_base, free_base.with_addr(acme));
+            let acme = free_base.with_addr(acme);
+            // The last heap's new free top goes to the top bin: its acme first.
+            let last = heap.acme() == self.last_top;
+            if last {
+                self.last_top = acme;
+            }
+            let acme = self.set_top(free_base, acme);
+            if last {
+                self.last_top = acme;
+            }
             self.top_moved(heap.acme(), acme);
             Span::new(heap.base(), acme)
         }
     }
 
     /// Bookkeeping after a heap's top moved from `old` to `new`.
+    /// (`last_top` is moved by the callers, before they free the new top.)
     fn top_moved(&mut self, old: *mut u8, new: *mut u8) {
         if old == self.arena.acme() {
             self.arena = Span::new(self.arena.base(), new);
-        }
-        if old == self.last_top {
-            self.last_top = new;
         }
         #[cfg(feature = "counters")]
         self.counters.heap_resized(old.addr(), new.addr());

@@ -46,29 +46,108 @@ pub const MIN_GROW_PAGES: usize = 1;
 /// * [`end`](LinearMemory::end) returns where the next `grow` would start
 ///   if nobody else grew the memory first (0 when that is past the top of the
 ///   address space), and the memory below it is never handed out again.
+/// * [`take_initial`](LinearMemory::take_initial) returns `None`, or memory
+///   with the same promises as `grow`'s (any size; it need not end at
+///   `end`), and does so at most once for the program's memory, whatever the
+///   number of values.
 pub unsafe trait LinearMemory {
     /// The address where the memory ends now.
     fn end(&self) -> usize;
     /// Grows the memory by `pages` pages and returns them, or `None` when the
     /// memory cannot grow that much.
     fn grow(&mut self, pages: usize) -> Option<Span>;
+    /// Memory that was there before any growth and is free for the
+    /// allocator: [`WasmHandler`] takes it as a heap when it first runs out,
+    /// before it grows anything. `None` (the default) when there is none, or
+    /// it was taken.
+    fn take_initial(&mut self) -> Option<Span> {
+        None
+    }
 }
 
 /// WebAssembly's linear memory 0, grown with `memory.grow`. It implements
 /// [`LinearMemory`] on wasm32 only.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct WasmMemory;
+///
+/// A module starts with some memory beyond its data and stack: from the
+/// linker's `__heap_base` to `__heap_end`, the end of the initial memory.
+/// [`with_initial_memory`](WasmMemory::with_initial_memory) hands that over
+/// (on `wasm32-unknown-unknown` only: on WASI, libc's own `malloc` owns it),
+/// so a small program may never grow memory at all. [`TalckWasm`] uses it.
+#[derive(Debug, Default)]
+pub struct WasmMemory {
+    /// Whether [`take_initial`](LinearMemory::take_initial) may still hand
+    /// over the initial memory.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    initial: bool,
+}
+
+impl WasmMemory {
+    /// The memory, grown as needed; the initial memory is left alone.
+    pub const fn new() -> Self {
+        Self { initial: false }
+    }
+
+    /// The memory, with the initial memory from `__heap_base` to
+    /// `__heap_end` handed over to the allocator before anything is grown.
+    ///
+    /// # Safety
+    /// Nothing else may use that memory: make at most one such value in a
+    /// program, and do not call another allocator that takes it. (On
+    /// `wasm32-unknown-unknown`, std's `System` allocator, dlmalloc, takes
+    /// the same memory when first called directly; with talcum as the
+    /// global allocator std itself never calls it.)
+    pub const unsafe fn with_initial_memory() -> Self {
+        Self { initial: true }
+    }
+}
+
+/// The initial memory's free part, `[__heap_base, __heap_end)`, if the
+/// linker reports one.
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+fn initial_memory() -> Option<Span> {
+    extern "C" {
+        static __heap_base: u8;
+        static __heap_end: u8;
+    }
+    // Only the addresses: the memory is reached as `memory.grow`'s pages
+    // are, with exposed provenance (wasm memory is one allocation).
+    let base = (&raw const __heap_base).addr();
+    let end = (&raw const __heap_end).addr();
+    // No `__heap_base`, or no gap: nothing to take.
+    if base == 0 || end <= base {
+        return None;
+    }
+    let base = core::ptr::with_exposed_provenance_mut::<u8>(base);
+    Some(Span::new(base, base.with_addr(end)))
+}
+
+/// On WASI, libc's `malloc` owns the initial memory: nothing to take.
+#[cfg(all(target_arch = "wasm32", not(target_os = "unknown")))]
+fn initial_memory() -> Option<Span> {
+    None
+}
 
 // SAFETY: `memory.grow` returns fresh pages that nobody else was given; they
 // stay valid forever (memory never shrinks); they start at the old size,
 // which `end` reports, and are never at address 0 (memory was not empty:
 // this code lives in it). At the 4 GiB end, the acme stops one word short.
+// The initial memory is handed over once: only by a value made with
+// `with_initial_memory`, of which a program makes at most one (its
+// contract), which clears its flag.
 #[cfg(target_arch = "wasm32")]
 unsafe impl LinearMemory for WasmMemory {
     #[inline]
     fn end(&self) -> usize {
         // Wraps to 0 at 4 GiB, and only there: memory holds at most 2^16 pages.
         core::arch::wasm32::memory_size(0).wrapping_mul(PAGE)
+    }
+
+    #[inline]
+    fn take_initial(&mut self) -> Option<Span> {
+        if !core::mem::take(&mut self.initial) {
+            return None;
+        }
+        initial_memory()
     }
 
     #[inline]
@@ -118,7 +197,7 @@ pub struct WasmHandler<M = WasmMemory> {
 impl WasmHandler<WasmMemory> {
     /// The handler for WebAssembly's own memory.
     pub const fn new() -> Self {
-        Self { memory: WasmMemory }
+        Self { memory: WasmMemory::new() }
     }
 }
 
@@ -141,23 +220,35 @@ fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> usize {
     // The payload (at least two words, rounded up to a word: one more word
     // covers the rounding), padding for alignment (at most `align - WORD`,
     // plus the tag's word), the sentinel, and a word lost if the region ends
-    // at the top of the address space; less what the heap's top already
-    // offers when the pages will extend it. A layout's size and alignment
-    // are each under `2^(usize::BITS - 1)`, so the `u64` sum cannot overflow,
-    // and its page count (under `2^(usize::BITS - 16) + 1`) fits a `usize`.
+    // at the top of the address space. A layout's size rounded up to its
+    // alignment is at most `isize::MAX`, so the sum stays under `usize::MAX`.
     let meta = if first_heap { META_SIZE } else { 0 };
-    let bytes = layout.size().max(2 * WORD) as u64
-        + layout.align().max(WORD) as u64
-        + (3 * WORD + meta) as u64;
-    let pages =
-        bytes.saturating_sub(reused as u64).div_ceil(PAGE as u64).max(MIN_GROW_PAGES as u64);
-    pages as usize
+    let bytes = layout.size().max(2 * WORD) + layout.align().max(WORD) + (3 * WORD + meta);
+    // What the heap's top already offers joins the new pages when they
+    // extend it; it counts for at most half the request, so the growth is
+    // at least half of it: a request that creeps up a little at each use
+    // (a scratch buffer) does not grow memory at every use.
+    let grow = bytes - reused.min(bytes / 2);
+    grow.div_ceil(PAGE).max(MIN_GROW_PAGES)
 }
 
 // SAFETY: changes the `Talc` through `add_memory` (what `claim` and `extend`
 // share) only.
 unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
+        // First the memory that is already there, as a heap of its own.
+        if let Some(initial) = talc.oom_handler.memory.take_initial() {
+            let heap = crate::talc::heap_span(initial);
+            let meta = if talc.has_metadata() { 0 } else { META_SIZE };
+            if let Some((base, acme)) = heap.get_base_acme() {
+                if heap.size() >= meta + 4 * WORD {
+                    // SAFETY: the memory is ours alone (`LinearMemory`'s
+                    // contract), word aligned, off address 0, big enough.
+                    unsafe { talc.add_memory(core::ptr::null_mut(), base, acme) };
+                    return Ok(());
+                }
+            }
+        }
         let mut top = talc.get_last_heap_acme();
         loop {
             // When the last heap ends where memory does, the new pages will
@@ -207,10 +298,14 @@ impl crate::TalckSingleThreaded<WasmHandler> {
     /// # Safety
     /// Make it the program's `#[global_allocator]` (or use it from one
     /// thread only, and never from its own OOM handler). WebAssembly without
-    /// `atomics` has a single thread, so this always holds there.
+    /// `atomics` has a single thread, so this always holds there. Make one
+    /// per program: it takes the initial memory between `__heap_base` and
+    /// `__heap_end` (see [`WasmMemory::with_initial_memory`]), so do not also
+    /// call std's `System` allocator directly, which would take it too.
     pub const unsafe fn new_global() -> Self {
-        // SAFETY: single-threaded target, per this function's contract.
-        unsafe { Self::new(Talc::new(WasmHandler::new())) }
+        // SAFETY: single-threaded target, and the initial memory is ours
+        // alone, per this function's contract.
+        unsafe { Self::new(Talc::new(WasmHandler::with_memory(WasmMemory::with_initial_memory()))) }
     }
 }
 

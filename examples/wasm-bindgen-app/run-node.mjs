@@ -20,6 +20,16 @@ function check(name, body) {
   }
 }
 
+// Before anything else: a fresh instance serves its first small calls from
+// the memory it starts with (talcum takes `__heap_base..__heap_end`), so
+// memory does not grow.
+check("first calls grow no memory", () => {
+  const before = app.memory_bytes();
+  assert.equal(app.word_counts("to be or not to be"), "be:2 to:2 not:1 or:1");
+  assert.equal(app.distinct_words("a b c d e f g h"), 8);
+  assert.equal(app.memory_bytes(), before, "memory grew for the first small calls");
+});
+
 check("small inputs", () => {
   assert.equal(app.word_counts("to be or not to be"), "be:2 to:2 not:1 or:1");
   assert.equal(app.top_word("a b b c c c"), "c");

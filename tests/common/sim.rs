@@ -35,6 +35,11 @@ pub struct SimMemory {
     pub grown_pages: Cell<usize>,
     /// Foreign page ranges, `[first, end)` in pages.
     foreign: RefCell<Vec<(usize, usize)>>,
+    /// The initial memory's free part, `[start, end)` in bytes, which
+    /// `take_initial` hands over once (like `__heap_base..__heap_end`); the
+    /// foreign check skips it.
+    gap: (usize, usize),
+    pub gap_taken: Cell<bool>,
 }
 
 fn foreign_byte(addr: usize) -> u8 {
@@ -53,6 +58,16 @@ impl SimMemory {
         Self::build(cap, initial, true)
     }
 
+    /// As `new`, with the last `gap` bytes of the initial pages free for the
+    /// allocator, handed over by `take_initial`.
+    pub fn with_gap(cap: usize, initial: usize, gap: usize) -> Self {
+        let mut sim = Self::build(cap, initial, false);
+        assert!(gap <= initial * PAGE);
+        let end = sim.page_addr(initial);
+        sim.gap = (end - gap, end);
+        sim
+    }
+
     fn build(cap: usize, initial: usize, top_of_address_space: bool) -> Self {
         assert!(initial <= cap);
         let words = cap * PAGE / WORD;
@@ -69,6 +84,8 @@ impl SimMemory {
             grows: Cell::new(0),
             grown_pages: Cell::new(0),
             foreign: RefCell::new(Vec::new()),
+            gap: (0, 0),
+            gap_taken: Cell::new(false),
         };
         sim.grow_foreign(initial);
         sim
@@ -112,6 +129,9 @@ impl SimMemory {
         let step = if cfg!(miri) { 512 } else { 8 };
         for &(from, to) in self.foreign.borrow().iter() {
             for addr in (self.page_addr(from)..self.page_addr(to)).step_by(step) {
+                if (self.gap.0..self.gap.1).contains(&addr) {
+                    continue;
+                }
                 // SAFETY: inside the buffer; nobody writes foreign pages but us.
                 let byte = unsafe { *self.base.with_addr(addr) };
                 assert_eq!(byte, foreign_byte(addr), "a foreign page was written at {addr:#x}");
@@ -121,8 +141,12 @@ impl SimMemory {
 
     /// Whether `[addr, addr + len)` overlaps a foreign page.
     pub fn overlaps_foreign(&self, addr: usize, len: usize) -> bool {
+        let end = addr + len.max(1);
         self.foreign.borrow().iter().any(|&(from, to)| {
-            addr < self.page_addr(to) && self.page_addr(from) < addr + len.max(1)
+            let start = addr.max(self.page_addr(from));
+            let stop = end.min(self.page_addr(to));
+            // Overlap, unless the gap (handed over) covers all of it.
+            start < stop && !(self.gap.0 <= start && stop <= self.gap.1)
         })
     }
 }
@@ -141,7 +165,9 @@ impl Drop for SimMemory {
 // lives as long as the `SimMemory`, which outlives the allocator borrowing
 // it; regions start past the buffer's non-null, word-aligned base; `end` is
 // where the next region starts, or 0 at the simulated top of the address
-// space, where the last region stops one word short.
+// space, where the last region stops one word short. The gap lies in the
+// initial pages, which nothing but this memory's `check_foreign` reads
+// (it skips the gap), and is handed over once (`gap_taken`).
 unsafe impl LinearMemory for &SimMemory {
     fn end(&self) -> usize {
         let pages = self.pages.get();
@@ -150,6 +176,14 @@ unsafe impl LinearMemory for &SimMemory {
         } else {
             self.page_addr(pages)
         }
+    }
+
+    fn take_initial(&mut self) -> Option<Span> {
+        let (start, end) = self.gap;
+        if start == end || self.gap_taken.replace(true) {
+            return None;
+        }
+        Some(Span::new(self.base.with_addr(start), self.base.with_addr(end)))
     }
 
     fn grow(&mut self, n: usize) -> Option<Span> {

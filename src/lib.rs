@@ -30,11 +30,19 @@
 //!   the allocated bit set, a list pointer never does. Looking **down** needs
 //!   the tag's flag, then the size word just below. So `free` merges with both
 //!   neighbours in constant time, and no two free chunks ever touch.
-//! * Free chunks sit in 64 **bins** by size (exact for small sizes, then four
+//! * Free chunks sit in 63 **bins** by size (exact for small sizes, then four
 //!   per power of two); a `u64` bitmap of non-empty bins finds the next bin
 //!   that fits with one `trailing_zeros`. (A bit may outlive its bin's last
 //!   chunk: the search clears it when it finds the bin empty, so taking a
-//!   chunk out of a list needs no bin number.)
+//!   chunk out of a list needs no bin number.) A 64th bin keeps the free top
+//!   of the last heap, the part that growth extends, for when nothing else
+//!   fits: small blocks fill the holes below it first.
+//! * A request looks at no more than eight chunks of a bin (a bin's sizes
+//!   differ by up to a quarter, so its own bin may hold chunks too small)
+//!   before it takes the first chunk of a higher bin, where every chunk
+//!   fits; only before memory grows does it look at every chunk. So the
+//!   time per request is bounded while any bigger chunk is free, and memory
+//!   never grows while a free chunk fits.
 //!
 //! Each module documents its part: [`Span`]; `tag` (the boundary tag);
 //! `list` (the free list); `bins`; `talc` (the core); `oom` (handlers);

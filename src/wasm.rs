@@ -1,15 +1,22 @@
 //! WebAssembly: [`WasmHandler`] grows linear memory on demand, and
 //! [`TalckWasm`] is the ready global allocator.
 //!
+//! First use: `TalckWasm` takes the memory the module starts with, from the
+//! linker's `__heap_base` to `__heap_end`, as its first heap (see
+//! [`WasmMemory::with_initial_memory`]); a small program may never grow.
+//!
 //! Growth: when no free chunk fits, the handler asks `memory.grow` for the
 //! pages the request needs (its size, its alignment, the chunk's tag and
 //! the heap's sentinel, and the metadata on first use), less the free chunk
 //! on top of the allocator's last heap when that heap ends where memory does
-//! (the new pages will join it), and no more: see [`MIN_GROW_PAGES`]. If the
-//! new pages start where that heap ends, the heap is extended, so freed
-//! memory joins across growth steps. If not, someone else (JavaScript,
-//! another allocator, a direct `memory.grow`) grew memory in between: the
-//! new pages become a separate heap, and the foreign pages are never touched.
+//! (the new pages will join it), but that free top counts for at most half
+//! the request: a growth is at least half the request, so a buffer that
+//! creeps up at each use does not call `memory.grow` at each use (each call
+//! is slow, and detaches JavaScript's views of memory). If the new pages
+//! start where that heap ends, the heap is extended, so freed memory joins
+//! across growth steps. If not, someone else (JavaScript, another
+//! allocator, a direct `memory.grow`) grew memory in between: the new pages
+//! become a separate heap, and the foreign pages are never touched.
 //!
 //! The memory is a [`LinearMemory`]: WebAssembly's own ([`WasmMemory`]) in
 //! a wasm build, where it compiles to the two instructions; a simulated one
@@ -27,8 +34,8 @@ const PAGE: usize = WASM_PAGE_SIZE;
 
 /// The fewest pages grown at once. Measured in V8 (`size-report/EXPERIMENTS.md`):
 /// growing 4 or 16 pages at a time was no faster than growing exactly what a
-/// request needs, and held up to 16 times more memory on small heaps; so
-/// talcum grows exactly what is needed.
+/// request needs, and held up to 16 times more memory on small heaps; so the
+/// floor is one page (growth is still at least half the request).
 pub const MIN_GROW_PAGES: usize = 1;
 
 /// A linear memory that grows by pages of [`WASM_PAGE_SIZE`] bytes and never
@@ -72,7 +79,7 @@ pub unsafe trait LinearMemory {
 /// linker's `__heap_base` to `__heap_end`, the end of the initial memory.
 /// [`with_initial_memory`](WasmMemory::with_initial_memory) hands that over
 /// (on `wasm32-unknown-unknown` only: on WASI, libc's own `malloc` owns it),
-/// so a small program may never grow memory at all. [`TalckWasm`] uses it.
+/// so a small program may never grow memory at all. `TalckWasm` uses it.
 #[derive(Debug, Default)]
 pub struct WasmMemory {
     /// Whether [`take_initial`](LinearMemory::take_initial) may still hand
@@ -171,7 +178,10 @@ unsafe impl LinearMemory for WasmMemory {
 /// its alignment, the chunk's tag and the heap's sentinel, and the metadata
 /// on first use), less the free chunk on top of the `Talc`'s last heap
 /// ([`Talc::get_last_heap_acme`]) when that heap ends where memory does (the new
-/// pages will join it), and no more: see [`MIN_GROW_PAGES`]. If the new pages
+/// pages will join it), up to half the request (see the module docs). Before
+/// its first growth it takes the memory's initial free part, if its
+/// [`LinearMemory`] offers one ([`take_initial`](LinearMemory::take_initial)).
+/// If the new pages
 /// start where that heap ends, the heap is extended, so freed memory joins
 /// across growth steps. If not, someone else (JavaScript, another allocator,
 /// a direct `memory.grow`) grew memory in between, or the heap was truncated:

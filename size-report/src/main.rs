@@ -9,8 +9,14 @@
 //!    verifies every workload's blocks byte by byte, then times the
 //!    workloads in Node (`bench.mjs`) against a floor (a bump allocator) and
 //!    records the memory each allocator grew.
-//! 3. Prints a Markdown report, writes it to `size-report/REPORT.md`, and
-//!    draws `size-report/chart.svg`.
+//! 3. Memory: the same verification runs track `memory.grow` calls and the
+//!    heap at the peak of live bytes; the memory patterns of issue 14 run
+//!    there, untimed. The programs module (real programs on well-known
+//!    crates, one build per allocator) runs each program ten times on a
+//!    fresh instance.
+//! 4. Prints a Markdown report, writes it to `size-report/REPORT.md`, and
+//!    draws `size-report/chart.svg` (size against speed) and
+//!    `size-report/memory.svg` (the programs' memory against dlmalloc's).
 //!
 //! `--check` builds the minimal modules of the baseline, talcum and
 //! dlmalloc only, and fails when talcum adds more than `budget.toml` allows
@@ -20,6 +26,7 @@
 
 mod budget;
 mod modules;
+mod programs;
 mod report;
 mod speed;
 mod tools;
@@ -50,7 +57,7 @@ struct Args {
     mode: Mode,
     rounds: usize,
     reps: usize,
-    /// Workload names (`--only`).
+    /// Workload and program names (`--only`).
     only: Option<Vec<String>>,
     /// Allocator names (`--alloc`); the floor and dlmalloc are added.
     allocs: Option<Vec<String>>,
@@ -61,6 +68,21 @@ impl Args {
     /// A narrowed run: prints its report, writes no file.
     fn partial(&self) -> bool {
         self.only.is_some() || self.allocs.is_some() || self.profiles.len() < Profile::ALL.len()
+    }
+
+    /// Whether a workload or program named `name` runs.
+    fn runs(&self, name: &str) -> bool {
+        self.only.as_ref().is_none_or(|o| o.iter().any(|n| n == name))
+    }
+
+    /// The workloads this run times or verifies.
+    fn workloads(&self) -> Vec<&'static speed::Workload> {
+        speed::WORKLOADS.iter().filter(|w| self.runs(w.name)).collect()
+    }
+
+    /// The programs this run runs.
+    fn programs(&self) -> Vec<&'static programs::Program> {
+        programs::PROGRAMS.iter().filter(|p| self.runs(p.name)).collect()
     }
 
     fn wants(&self, v: &Variant) -> bool {
@@ -87,7 +109,7 @@ usage: cargo size-report [--check | --size-only] [--runs N] [--reps K]
                fresh instance per allocator, two untimed calls, then K timed
                batches of calls (each batch at least 10 ms of CPU)
   --reps K     timed batches per instance and round (default 3)
-  --only W,..  these workloads only (names as in the report)
+  --only W,..  these workloads and programs only (names as in the report)
   --alloc A,.. these allocators only (the floor and dlmalloc come too)
   --profile P  time the bench modules built at opt-level P only (z or o3)
 
@@ -126,7 +148,11 @@ fn parse_args() -> Result<Option<Args>> {
             "--runs" => args.rounds = number(&mut it, "--runs")?,
             "--reps" => args.reps = number(&mut it, "--reps")?,
             "--only" => {
-                let known: Vec<&str> = speed::WORKLOADS.iter().map(|w| w.name).collect();
+                let known: Vec<&str> = speed::WORKLOADS
+                    .iter()
+                    .map(|w| w.name)
+                    .chain(programs::PROGRAMS.iter().map(|p| p.name))
+                    .collect();
                 args.only = Some(names(&mut it, "--only", &known)?);
             }
             "--alloc" => {
@@ -194,6 +220,7 @@ struct Optimised {
 struct Built {
     optimised: Vec<Optimised>,
     bench: Vec<(&'static str, Profile, PathBuf)>,
+    programs: Vec<(&'static str, PathBuf)>,
     talcum_broken: Option<String>,
 }
 
@@ -224,7 +251,13 @@ fn build_all(
             plan.push((v, k, Profile::Z));
         }
     }
-    if mode == Mode::Full {
+    if mode == Mode::Full && !args.programs().is_empty() {
+        // The programs modules first: no LTO, seconds each.
+        plan.extend(
+            variants.iter().filter(|v| v.programs).map(|v| (*v, Kind::Programs, Profile::Z)),
+        );
+    }
+    if mode == Mode::Full && !args.workloads().is_empty() {
         for &p in &args.profiles {
             plan.extend(
                 variants
@@ -239,6 +272,7 @@ fn build_all(
     let rx = Mutex::new(rx);
     let done = Mutex::new(Vec::new());
     let mut bench = Vec::new();
+    let mut programs = Vec::new();
     let mut talcum_broken: Option<String> = None;
     let outcome = std::thread::scope(|s| {
         for _ in 0..2 {
@@ -292,6 +326,10 @@ fn build_all(
                             bench.push((v.name, profile, raw));
                             continue;
                         }
+                        if kind == Kind::Programs {
+                            programs.push((v.name, raw));
+                            continue;
+                        }
                         let names = mode == Mode::Full && v.name == TALCUM && kind == Kind::Minimal;
                         if names {
                             let job = Job { variant: v, kind, raw: raw.clone(), names: true };
@@ -314,7 +352,7 @@ fn build_all(
     });
     outcome?;
     let optimised = done.into_inner().map_err(|_| "a wasm-opt worker panicked")?;
-    Ok(Built { optimised, bench, talcum_broken })
+    Ok(Built { optimised, bench, programs, talcum_broken })
 }
 
 fn git(paths: &Paths, args: &[&str]) -> Option<String> {
@@ -560,20 +598,25 @@ fn run(args: &Args) -> Result<bool> {
                 rows,
             ));
         }
-        eprintln!("size-report: timing {} allocators in Node", built.bench.len());
+        eprintln!(
+            "size-report: running {} programs modules and timing {} bench modules in Node",
+            built.programs.len(),
+            built.bench.len()
+        );
         let plan = speed::Plan {
             rounds: args.rounds,
             reps: args.reps,
-            cap_us: 1_500_000,
+            cap_us: 500_000,
             batch_us: 10_000,
-            workloads: speed::WORKLOADS
-                .iter()
-                .filter(|w| args.only.as_ref().is_none_or(|o| o.iter().any(|n| n == w.name)))
-                .collect(),
+            limit_ms: 8_000,
+            program_limit_ms: 30_000,
+            workloads: args.workloads(),
+            programs: args.programs(),
+            runs: programs::RUNS,
         };
         let before = snapshot();
         let timing_started = Instant::now();
-        let speeds = speed::run(&paths, &built.bench, &plan)?;
+        let (speeds, progs) = speed::run(&paths, &built.bench, &built.programs, &plan)?;
         let others = others_busy(before, snapshot());
         eprintln!(
             "size-report: timed in {:.0} s; other processes kept {} CPUs busy meanwhile",
@@ -616,20 +659,31 @@ fn run(args: &Args) -> Result<bool> {
             reps: plan.reps,
             cap_us: plan.cap_us,
             batch_us: plan.batch_us,
+            limit_ms: plan.limit_ms,
+            program_limit_ms: plan.program_limit_ms,
             workloads: plan.workloads,
+            programs: progs,
+            program_list: plan.programs,
+            runs: plan.runs,
             busy,
         });
         let md = report::markdown(&report);
         print!("{md}");
         if args.partial() {
-            eprintln!("size-report: a narrowed run: REPORT.md and chart.svg left alone");
+            eprintln!("size-report: a narrowed run: REPORT.md and the charts left alone");
         } else {
             let svg = report::chart(&points);
-            for (file, text) in [("REPORT.md", &md), ("chart.svg", &svg)] {
+            let memory_svg = report.speed.as_ref().map(report::memory_chart).unwrap_or_default();
+            for (file, text) in
+                [("REPORT.md", &md), ("chart.svg", &svg), ("memory.svg", &memory_svg)]
+            {
+                if text.is_empty() {
+                    continue;
+                }
                 let path = paths.here.join(file);
                 std::fs::write(&path, text).map_err(|e| format!("write {path:?}: {e}"))?;
             }
-            eprintln!("size-report: wrote size-report/REPORT.md and size-report/chart.svg");
+            eprintln!("size-report: wrote size-report/REPORT.md, chart.svg and memory.svg");
         }
     } else {
         print!("{}", report::markdown(&report));

@@ -33,9 +33,11 @@ impl Paths {
     }
 
     /// The file a build's raw module is kept in (size modules are built at
-    /// "z" only and keep their old names).
+    /// "z" only and keep their old names; programs modules have a profile
+    /// of their own).
     pub fn raw(&self, v: &Variant, kind: Kind, profile: Profile) -> PathBuf {
         let name = match profile {
+            _ if kind == Kind::Programs => format!("{}-{}.wasm", v.name, kind.name()),
             Profile::Z => format!("{}-{}.wasm", v.name, kind.name()),
             p => format!("{}-{}-{}.wasm", v.name, kind.name(), p.name()),
         };
@@ -47,7 +49,8 @@ impl Paths {
 pub fn build(paths: &Paths, v: &Variant, kind: Kind, profile: Profile) -> Result<PathBuf> {
     let mut cmd = Command::new(tools::cargo());
     cmd.current_dir(&paths.root)
-        .args(["build", "--profile", profile.cargo(), "--target", "wasm32-unknown-unknown"])
+        .args(["build", "--profile", kind.cargo_profile(profile)])
+        .args(["--target", "wasm32-unknown-unknown"])
         .arg("--manifest-path")
         .arg(&paths.manifest)
         .arg("--target-dir")
@@ -59,8 +62,11 @@ pub fn build(paths: &Paths, v: &Variant, kind: Kind, profile: Profile) -> Result
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
     tools::run(&mut cmd, &format!("building {} {} ({})", v.name, kind.name(), profile.name()))?;
-    let built =
-        paths.target.join("wasm32-unknown-unknown").join(profile.cargo()).join("size_module.wasm");
+    let built = paths
+        .target
+        .join("wasm32-unknown-unknown")
+        .join(kind.cargo_profile(profile))
+        .join("size_module.wasm");
     let kept = paths.raw(v, kind, profile);
     fs::copy(&built, &kept).map_err(|e| format!("copy {built:?} to {kept:?}: {e}"))?;
     Ok(kept)

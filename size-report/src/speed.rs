@@ -1,7 +1,8 @@
-//! The speed half: runs `bench.mjs` in Node over the bench modules and
-//! turns its lines into medians, spreads and memory figures.
+//! The speed half: runs `bench.mjs` in Node over the bench and programs
+//! modules and turns its lines into medians, spreads and memory figures.
 
 use crate::modules::Paths;
+use crate::programs::{ProgCell, ProgOutcome, ProgTable, Program};
 use crate::variants::Profile;
 use crate::Result;
 use std::collections::BTreeMap;
@@ -19,7 +20,7 @@ pub enum Group {
     /// ratio to dlmalloc.
     Worst,
     /// Memory patterns (issue 14): memory grown against peak live bytes;
-    /// verified, not timed.
+    /// verified, not timed, run on one build per allocator.
     Memory,
 }
 
@@ -34,6 +35,9 @@ pub struct Workload {
     pub group: Group,
     /// Timed calls per instance and round, when not the run's `--reps`.
     pub reps: Option<usize>,
+    /// Whether the verification run writes and checks every byte (else the
+    /// first byte of each block: patterns that would move gigabytes).
+    pub full: bool,
     /// What an action is, for the report.
     pub unit: &'static str,
     pub about: &'static str,
@@ -56,6 +60,7 @@ pub const WORKLOADS: &[Workload] = &[
         args: &[],
         group: Group::Main,
         reps: None,
+        full: true,
         unit: CALLS,
         about: "100 000 random steps over 1024 slots: an empty slot gets a block of 1..=10000 B, \
                 a full one is freed; alignment mostly a word (1/8 byte, 5/8 4 B, 3/16 8 B, \
@@ -69,6 +74,7 @@ pub const WORKLOADS: &[Workload] = &[
         args: &[],
         group: Group::Main,
         reps: None,
+        full: true,
         unit: CALLS,
         about: "as random, but half of the steps on a full slot resize its block to a new \
                 random size (1..=10000 B) instead of freeing it",
@@ -81,6 +87,7 @@ pub const WORKLOADS: &[Workload] = &[
         args: &[],
         group: Group::Main,
         reps: None,
+        full: true,
         unit: CALLS,
         about: "200 000 random steps over 4096 slots with blocks of 8..=256 B",
     },
@@ -92,6 +99,7 @@ pub const WORKLOADS: &[Workload] = &[
         args: &[],
         group: Group::Main,
         reps: None,
+        full: true,
         unit: "pushes",
         about: "a `Vec<u32>` grown to 1 MiB by `push`, four times in a row (72 allocator \
                 calls: the time is the pushes' memory traffic, so it has no time over the \
@@ -105,31 +113,35 @@ pub const WORKLOADS: &[Workload] = &[
         args: &[],
         group: Group::Main,
         reps: None,
+        full: true,
         unit: CALLS,
         about: "50 000 steps of a small program: a `BTreeMap<String, Vec<u32>>` index \
                 that gains records and loses keys, a bounded `VecDeque<String>` log of \
                 `format!`ted lines, 16..=4096 B scratch buffers, sorted snapshots",
     },
     Workload {
-        name: "walk-1100",
+        name: "walk-1100-20k",
         export: "bench_walk",
         seed: 6,
-        n: 4000,
+        n: 20_000,
         args: &[1100, 1200],
         group: Group::Worst,
         reps: None,
+        full: true,
         unit: CALLS,
-        about: "the bin walk: 4000 free 1100 B chunks kept apart by live 16 B blocks, then \
-                4000 requests of 1200 B (none of the chunks fits), then all freed",
+        about: "the bin walk at issue 12's full size: 20 000 free 1100 B chunks kept apart \
+                by live 16 B blocks, then 20 000 requests of 1200 B (none of the chunks fits), \
+                then all freed",
     },
     Workload {
-        name: "walk-300",
+        name: "walk-300-20k",
         export: "bench_walk",
         seed: 7,
-        n: 4000,
+        n: 20_000,
         args: &[300, 308],
         group: Group::Worst,
         reps: None,
+        full: true,
         unit: CALLS,
         about: "the same with 300 B chunks and 308 B requests",
     },
@@ -141,6 +153,7 @@ pub const WORKLOADS: &[Workload] = &[
         args: &[40_000, 1000, 1200],
         group: Group::Worst,
         reps: None,
+        full: true,
         unit: CALLS,
         about: "narrow-band churn: 40 000 live blocks of 1000..=1200 B, then 20 000 times one \
                 picked at random is freed and replaced by a new one",
@@ -153,6 +166,7 @@ pub const WORKLOADS: &[Workload] = &[
         args: &[1000, 8],
         group: Group::Worst,
         reps: None,
+        full: true,
         unit: CALLS,
         about: "1000 byte buffers of 8 B grown in turn by `realloc`, +8 B a step, 64 rounds \
                 (to 520 B)",
@@ -165,6 +179,7 @@ pub const WORKLOADS: &[Workload] = &[
         args: &[64],
         group: Group::Worst,
         reps: None,
+        full: true,
         unit: CALLS,
         about: "two byte buffers grown in turn by `realloc`, +64 B a step, 2000 steps each \
                 (to 125 KiB)",
@@ -173,26 +188,158 @@ pub const WORKLOADS: &[Workload] = &[
         name: "pinned",
         export: "bench_pinned",
         seed: 11,
-        n: 1000,
+        n: 3000,
         args: &[1000, 16],
         group: Group::Memory,
         reps: None,
+        full: false,
         unit: CALLS,
-        about: "a growing block with small blocks pinned between its steps: 1000 times, \
+        about: "(a) a growing block with small blocks pinned between its steps: 3000 times, \
                 allocate a block 1000 B larger than the current one, free the current one, \
                 allocate 16 B that stay live",
+    },
+    Workload {
+        name: "pinned-4k",
+        export: "bench_pinned",
+        seed: 15,
+        n: 1000,
+        args: &[4096, 64],
+        group: Group::Memory,
+        reps: None,
+        full: false,
+        unit: CALLS,
+        about: "(a) with page-sized steps: 1000 times +4096 B, 64 B kept after each step",
+    },
+    Workload {
+        name: "pinned-small",
+        export: "bench_pinned",
+        seed: 16,
+        n: 4000,
+        args: &[64, 8],
+        group: Group::Memory,
+        reps: None,
+        full: false,
+        unit: CALLS,
+        about: "(a) with small steps: 4000 times +64 B, 8 B kept after each step",
+    },
+    Workload {
+        name: "doubling",
+        export: "bench_doubling",
+        seed: 17,
+        n: 19,
+        args: &[16, 64],
+        group: Group::Memory,
+        reps: None,
+        full: true,
+        unit: CALLS,
+        about: "(b) a buffer doubling from 16 B to 8 MiB: each step allocates a block twice \
+                the size, frees the old one, and allocates 64 B that stay live",
+    },
+    Workload {
+        name: "doubling-realloc",
+        export: "bench_regrow_doubling",
+        seed: 18,
+        n: 19,
+        args: &[16, 64],
+        group: Group::Memory,
+        reps: None,
+        full: true,
+        unit: CALLS,
+        about: "(b) through `realloc`, as a `Vec` grows: 16 B doubled to 8 MiB, 64 B kept \
+                after each step",
     },
     Workload {
         name: "temp",
         export: "bench_temp",
         seed: 12,
-        n: 200,
+        n: 1000,
         args: &[512 * 1024, 1536 * 1024, 32],
         group: Group::Memory,
         reps: None,
+        full: false,
         unit: CALLS,
-        about: "a temporary buffer with a small long-lived block: 200 times, allocate a \
+        about: "(c) a temporary buffer with a small long-lived block: 1000 times, allocate a \
                 buffer of 0.5..=1.5 MiB, then 32 B that stay live, then free the buffer",
+    },
+    Workload {
+        name: "temp-small",
+        export: "bench_temp",
+        seed: 19,
+        n: 20_000,
+        args: &[8 * 1024, 24 * 1024, 16],
+        group: Group::Memory,
+        reps: None,
+        full: true,
+        unit: CALLS,
+        about: "(c) with small buffers: 20 000 times a buffer of 8..=24 KiB, 16 B kept",
+    },
+    Workload {
+        name: "temp-big",
+        export: "bench_temp",
+        seed: 20,
+        n: 2000,
+        args: &[64 << 20, 192 << 20, 32],
+        group: Group::Memory,
+        reps: None,
+        full: false,
+        unit: CALLS,
+        about: "(c) with huge buffers: 2000 times a buffer of 64..=192 MiB, 32 B kept: an \
+                allocator that strands the freed buffers reaches the 4 GiB end of wasm32 \
+                memory and returns null (counted)",
+    },
+    Workload {
+        name: "regrow",
+        export: "bench_regrow",
+        seed: 26,
+        n: 4000,
+        args: &[1000, 16],
+        group: Group::Memory,
+        reps: None,
+        full: false,
+        unit: CALLS,
+        about: "(d) a buffer grown by `realloc`, +1000 B at a time, 4000 times, with 16 B \
+                allocated and kept after each step",
+    },
+    Workload {
+        name: "regrow-64",
+        export: "bench_regrow",
+        seed: 27,
+        n: 5000,
+        args: &[64, 16],
+        group: Group::Memory,
+        reps: None,
+        full: false,
+        unit: CALLS,
+        about: "(d) with small steps: +64 B, 5000 times, 16 B kept after each step (a string \
+                built while small objects are made)",
+    },
+    Workload {
+        name: "creep",
+        export: "bench_creep",
+        seed: 28,
+        n: 2000,
+        args: &[64 * 1024, 65 * 1024],
+        group: Group::Memory,
+        reps: None,
+        full: false,
+        unit: CALLS,
+        about: "(e) a scratch buffer whose size creeps up between uses: 2000 times allocate, \
+                touch and free a buffer of 64 KiB + 65 KiB per earlier use (to 127 MiB); each \
+                use needs a page more than the last, so growing memory by exactly the \
+                shortfall calls `memory.grow` on every use",
+    },
+    Workload {
+        name: "creep-16k",
+        export: "bench_creep",
+        seed: 29,
+        n: 2000,
+        args: &[16, 16 * 1024],
+        group: Group::Memory,
+        reps: None,
+        full: false,
+        unit: CALLS,
+        about: "(e) with steps of a quarter page: 2000 uses from 16 B, +16 KiB per use (to \
+                31 MiB); exact-shortfall growth calls `memory.grow` every fourth use",
     },
 ];
 
@@ -214,15 +361,24 @@ pub struct Cell {
     pub actions: u64,
     /// Allocator calls per call of the workload.
     pub calls: u64,
-    /// From the verification run (fresh instance, every byte checked):
+    /// From the verification run (fresh instance, memory tracked):
     /// memory grown, the peak of live bytes, bytes moved by `realloc`, and
     /// its CPU time in µs.
     pub grown: u64,
     pub peak: u64,
     pub moved: u64,
     pub verify_us: f64,
-    /// `None`: not timed (a memory pattern, or slower in its verification
-    /// run than the run's cap).
+    /// `memory.grow` calls (changes of the memory size after an allocator
+    /// call), null returns, and the heap (memory above `__heap_base`) when
+    /// the live bytes peaked.
+    pub grows: u64,
+    pub nulls: u64,
+    pub heap_at_peak: u64,
+    /// The verification run was stopped at the run's time limit: no
+    /// figures (all zero).
+    pub stopped: bool,
+    /// `None`: not timed (a memory pattern, stopped, or slower in its
+    /// verification run than the run's cap).
     pub time: Option<Timing>,
 }
 
@@ -253,7 +409,14 @@ pub struct Plan<'a> {
     pub cap_us: u64,
     /// Timed calls are batched to last at least this long (µs of CPU).
     pub batch_us: u64,
+    /// A verification run that takes longer (ms of wall time) is stopped.
+    pub limit_ms: u64,
+    /// The same for a program's runs on one instance, all together.
+    pub program_limit_ms: u64,
     pub workloads: Vec<&'a Workload>,
+    /// The programs to run, each `runs` times per instance.
+    pub programs: Vec<&'a Program>,
+    pub runs: u32,
 }
 
 /// The median (0 for no values).
@@ -303,7 +466,7 @@ fn split_name(name: &str) -> Option<(String, Profile)> {
     Some((alloc.to_string(), Profile::parse(p)?))
 }
 
-/// One verification run.
+/// One verification run (`None`: stopped at the time limit).
 struct Check {
     actions: u64,
     calls: u64,
@@ -311,6 +474,9 @@ struct Check {
     peak: u64,
     moved: u64,
     cpu: f64,
+    grows: u64,
+    nulls: u64,
+    heap_at_peak: u64,
 }
 
 /// One timed batch: its round, and its CPU and wall time per call.
@@ -320,16 +486,36 @@ struct Sample {
     wall: f64,
 }
 
+/// The profile whose builds run the memory patterns: "z" when it is built,
+/// else the first one.
+pub fn memory_profile(modules: &[(&str, Profile, PathBuf)]) -> Option<Profile> {
+    let mut profiles = modules.iter().map(|m| m.1);
+    if profiles.clone().any(|p| p == Profile::Z) {
+        Some(Profile::Z)
+    } else {
+        profiles.next()
+    }
+}
+
 /// Runs the benchmark over `modules` (allocator name, profile, bench module
+/// path) and the programs over `programs` (allocator name, programs module
 /// path). Node's own output is kept in `target/size-report/bench-out.txt`.
-pub fn run(paths: &Paths, modules: &[(&str, Profile, PathBuf)], plan: &Plan) -> Result<Speeds> {
+pub fn run(
+    paths: &Paths,
+    modules: &[(&str, Profile, PathBuf)],
+    programs: &[(&str, PathBuf)],
+    plan: &Plan,
+) -> Result<(Speeds, ProgTable)> {
+    let memory = memory_profile(modules);
     let allocators: Vec<String> = modules
         .iter()
         .map(|(name, profile, path)| {
             format!(
-                "{{\"name\": {}, \"path\": {}}}",
+                "{{\"name\": {}, \"path\": {}, \"memory\": {}}}",
                 json_str(&entry_name(name, *profile)),
-                json_str(&path.to_string_lossy())
+                json_str(&path.to_string_lossy()),
+                // The floor is a measuring device, not in the memory tables.
+                memory == Some(*profile) && *name != crate::variants::FLOOR
             )
         })
         .collect();
@@ -341,23 +527,60 @@ pub fn run(paths: &Paths, modules: &[(&str, Profile, PathBuf)], plan: &Plan) -> 
             let reps = w.reps.map_or(String::new(), |r| format!(", \"reps\": {r}"));
             format!(
                 "{{\"name\": {}, \"export\": {}, \"seed\": {}, \"n\": {}, \"args\": [{}], \
-                 \"timed\": {}{reps}}}",
+                 \"timed\": {}, \"full\": {}{reps}}}",
                 json_str(w.name),
                 json_str(w.export),
                 w.seed,
                 w.n,
                 args.join(", "),
                 w.timed(),
+                w.full,
             )
         })
         .collect();
+    let prog_allocators: Vec<String> = programs
+        .iter()
+        .map(|(name, path)| {
+            format!(
+                "{{\"name\": {}, \"path\": {}}}",
+                json_str(name),
+                json_str(&path.to_string_lossy())
+            )
+        })
+        .collect();
+    let prog_list: Vec<String> = plan
+        .programs
+        .iter()
+        .map(|p| {
+            format!(
+                "{{\"name\": {}, \"export\": {}, \"seed\": {}, \"n\": {}}}",
+                json_str(p.name),
+                json_str(p.export),
+                p.seed,
+                p.n
+            )
+        })
+        .collect();
+    let programs_config = if programs.is_empty() || prog_list.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ",\n\"programs\": {{\"runs\": {}, \"allocators\": [\n{}\n],\n\"list\": [\n{}\n]}}",
+            plan.runs,
+            prog_allocators.join(",\n"),
+            prog_list.join(",\n")
+        )
+    };
     let config = format!(
-        "{{\"rounds\": {}, \"reps\": {}, \"cap_us\": {}, \"batch_us\": {},\n\
-         \"allocators\": [\n{}\n],\n\"workloads\": [\n{}\n]}}\n",
+        "{{\"rounds\": {}, \"reps\": {}, \"cap_us\": {}, \"batch_us\": {}, \"limit_ms\": {}, \
+         \"program_limit_ms\": {},\n\
+         \"allocators\": [\n{}\n],\n\"workloads\": [\n{}\n]{programs_config}}}\n",
         plan.rounds,
         plan.reps,
         plan.cap_us,
         plan.batch_us,
+        plan.limit_ms,
+        plan.program_limit_ms,
         allocators.join(",\n"),
         workloads.join(",\n")
     );
@@ -379,7 +602,8 @@ pub fn run(paths: &Paths, modules: &[(&str, Profile, PathBuf)], plan: &Plan) -> 
         .spawn()
         .map_err(|e| format!("cannot start node: {e}"))?;
     let stdout = child.stdout.take().ok_or("no stdout from node")?;
-    let mut checks: BTreeMap<(String, String), Check> = BTreeMap::new();
+    let mut checks: BTreeMap<(String, String), Option<Check>> = BTreeMap::new();
+    let mut progs = ProgTable::new();
     let mut samples: BTreeMap<(String, String), Vec<Sample>> = BTreeMap::new();
     let mut error = None;
     let mut last_round = String::new();
@@ -389,7 +613,8 @@ pub fn run(paths: &Paths, modules: &[(&str, Profile, PathBuf)], plan: &Plan) -> 
         let f: Vec<&str> = line.split_whitespace().collect();
         let bad = || format!("bad line from bench.mjs: {line}");
         match f.as_slice() {
-            ["check", alloc, workload, actions, calls, grown, peak, moved, cpu] => {
+            ["check", alloc, workload, actions, calls, grown, peak, moved, cpu, grows, nulls, heap] =>
+            {
                 let num = |s: &str| s.parse::<u64>().map_err(|_| bad());
                 let check = Check {
                     actions: num(actions)?,
@@ -398,13 +623,62 @@ pub fn run(paths: &Paths, modules: &[(&str, Profile, PathBuf)], plan: &Plan) -> 
                     peak: num(peak)?,
                     moved: num(moved)?,
                     cpu: cpu.parse().map_err(|_| bad())?,
+                    grows: num(grows)?,
+                    nulls: num(nulls)?,
+                    heap_at_peak: num(heap)?,
                 };
                 eprintln!(
-                    "  verified {alloc} {workload}: {} calls, every byte checked ({:.0} ms)",
+                    "  verified {alloc} {workload}: {} calls, {:.2} MiB grown in {} memory.grow \
+                     calls{} ({:.0} ms)",
                     check.calls,
+                    check.grown as f64 / 1048576.0,
+                    check.grows,
+                    if check.nulls > 0 {
+                        format!(", {} nulls", check.nulls)
+                    } else {
+                        String::new()
+                    },
                     check.cpu / 1000.0
                 );
-                checks.insert((alloc.to_string(), workload.to_string()), check);
+                checks.insert((alloc.to_string(), workload.to_string()), Some(check));
+            }
+            ["prog", alloc, program, _sum, calls, g1, gn, peak, heap, r1, rn, nulls, c1, cn] => {
+                let num = |s: &str| s.parse::<u64>().map_err(|_| bad());
+                let flt = |s: &str| s.parse::<f64>().map_err(|_| bad());
+                let cell = ProgCell {
+                    grown_first: num(g1)?,
+                    grown_all: num(gn)?,
+                    peak: num(peak)?,
+                    heap_at_peak: num(heap)?,
+                    grows_first: num(r1)?,
+                    grows_all: num(rn)?,
+                    nulls: num(nulls)?,
+                    cpu_first_us: flt(c1)?,
+                    cpu_all_us: flt(cn)?,
+                };
+                eprintln!(
+                    "  ran {alloc} {program}: {calls} calls, {:.2} MiB grown after one run, \
+                     {:.2} after {} ({:.0} ms)",
+                    cell.grown_first as f64 / 1048576.0,
+                    cell.grown_all as f64 / 1048576.0,
+                    plan.runs,
+                    cell.cpu_all_us / 1000.0
+                );
+                progs
+                    .entry(alloc.to_string())
+                    .or_default()
+                    .insert(program.to_string(), ProgOutcome::Done(cell));
+            }
+            ["stopped", alloc, name, limit] => {
+                eprintln!("  stopped {alloc} {name} at the {limit} ms limit");
+                if plan.programs.iter().any(|p| p.name == *name) && !alloc.contains('@') {
+                    progs
+                        .entry(alloc.to_string())
+                        .or_default()
+                        .insert(name.to_string(), ProgOutcome::Stopped);
+                } else {
+                    checks.insert((alloc.to_string(), name.to_string()), None);
+                }
             }
             ["slow", alloc, workload] => {
                 eprintln!("  not timing {alloc} {workload}: its verification run took too long");
@@ -449,18 +723,37 @@ pub fn run(paths: &Paths, modules: &[(&str, Profile, PathBuf)], plan: &Plan) -> 
             return Err(format!("bench.mjs named an unknown allocator {name:?}"));
         };
         let time = samples.get(&(name.clone(), workload.clone())).map(|s| timing(s));
-        let cell = Cell {
-            actions: check.actions,
-            calls: check.calls,
-            grown: check.grown,
-            peak: check.peak,
-            moved: check.moved,
-            verify_us: check.cpu,
-            time,
+        let cell = match check {
+            Some(check) => Cell {
+                actions: check.actions,
+                calls: check.calls,
+                grown: check.grown,
+                peak: check.peak,
+                moved: check.moved,
+                verify_us: check.cpu,
+                grows: check.grows,
+                nulls: check.nulls,
+                heap_at_peak: check.heap_at_peak,
+                stopped: false,
+                time,
+            },
+            None => Cell {
+                actions: 0,
+                calls: 0,
+                grown: 0,
+                peak: 0,
+                moved: 0,
+                verify_us: 0.0,
+                grows: 0,
+                nulls: 0,
+                heap_at_peak: 0,
+                stopped: true,
+                time: None,
+            },
         };
         speeds.entry(profile).or_default().entry(alloc).or_default().insert(workload, cell);
     }
-    Ok(speeds)
+    Ok((speeds, progs))
 }
 
 /// Each round's median call, then the median and spread over rounds.

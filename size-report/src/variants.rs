@@ -22,6 +22,9 @@ pub struct Variant {
     pub sizes: bool,
     /// Timed at opt-level 3 too (else at "z" only).
     pub o3: bool,
+    /// Runs the real programs (`module/src/programs.rs`) for the memory
+    /// tables.
+    pub programs: bool,
 }
 
 /// The null allocator: the baseline every size is measured against.
@@ -47,6 +50,7 @@ pub const VARIANTS: &[Variant] = &[
         gate: true,
         sizes: true,
         o3: false,
+        programs: false,
     },
     Variant {
         name: TALCUM,
@@ -58,6 +62,7 @@ pub const VARIANTS: &[Variant] = &[
         gate: true,
         sizes: true,
         o3: true,
+        programs: true,
     },
     Variant {
         name: "talcum+counters",
@@ -69,6 +74,7 @@ pub const VARIANTS: &[Variant] = &[
         gate: false,
         sizes: true,
         o3: false,
+        programs: false,
     },
     Variant {
         name: "talcum+checks",
@@ -80,6 +86,7 @@ pub const VARIANTS: &[Variant] = &[
         gate: false,
         sizes: true,
         o3: false,
+        programs: false,
     },
     Variant {
         name: DLMALLOC_STD,
@@ -91,6 +98,7 @@ pub const VARIANTS: &[Variant] = &[
         gate: true,
         sizes: true,
         o3: true,
+        programs: true,
     },
     Variant {
         name: DLMALLOC_CRATE,
@@ -102,6 +110,7 @@ pub const VARIANTS: &[Variant] = &[
         gate: true,
         sizes: true,
         o3: true,
+        programs: true,
     },
     Variant {
         name: "talc",
@@ -113,6 +122,7 @@ pub const VARIANTS: &[Variant] = &[
         gate: false,
         sizes: true,
         o3: true,
+        programs: true,
     },
     Variant {
         name: "talc-small",
@@ -124,6 +134,7 @@ pub const VARIANTS: &[Variant] = &[
         gate: false,
         sizes: true,
         o3: true,
+        programs: true,
     },
     Variant {
         name: "rlsf",
@@ -135,6 +146,7 @@ pub const VARIANTS: &[Variant] = &[
         gate: false,
         sizes: true,
         o3: true,
+        programs: true,
     },
     Variant {
         name: "rlsf-small",
@@ -146,6 +158,7 @@ pub const VARIANTS: &[Variant] = &[
         gate: false,
         sizes: true,
         o3: true,
+        programs: true,
     },
     Variant {
         name: "lol_alloc",
@@ -157,6 +170,7 @@ pub const VARIANTS: &[Variant] = &[
         gate: false,
         sizes: true,
         o3: false,
+        programs: true,
     },
     Variant {
         name: "wasmalloc",
@@ -168,6 +182,7 @@ pub const VARIANTS: &[Variant] = &[
         gate: false,
         sizes: true,
         o3: true,
+        programs: true,
     },
     Variant {
         name: FLOOR,
@@ -180,6 +195,7 @@ pub const VARIANTS: &[Variant] = &[
         gate: false,
         sizes: false,
         o3: true,
+        programs: false,
     },
 ];
 
@@ -232,6 +248,9 @@ pub enum Kind {
     App,
     /// The benchmark workloads (not measured for size).
     Bench,
+    /// The real programs (not measured for size; built with the
+    /// `programs` profile: no LTO, see `module/Cargo.toml`).
+    Programs,
 }
 
 impl Kind {
@@ -240,6 +259,15 @@ impl Kind {
             Kind::Minimal => "mod-minimal",
             Kind::App => "mod-app",
             Kind::Bench => "mod-bench",
+            Kind::Programs => "mod-programs",
+        }
+    }
+
+    /// The cargo profile a build of this kind uses with `profile`.
+    pub fn cargo_profile(self, profile: Profile) -> &'static str {
+        match self {
+            Kind::Programs => "programs",
+            _ => profile.cargo(),
         }
     }
 
@@ -248,6 +276,7 @@ impl Kind {
             Kind::Minimal => "minimal",
             Kind::App => "app",
             Kind::Bench => "bench",
+            Kind::Programs => "programs",
         }
     }
 }

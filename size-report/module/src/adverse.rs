@@ -4,6 +4,13 @@
 //! same allocator calls in both modes, and frees everything before it
 //! returns, so that it can run again in the same instance.
 //!
+//! The worst cases fail on a null return, like the everyday workloads. The
+//! memory patterns do not: a pattern may drive an allocator to the end of
+//! the 4 GiB address space, and how often it then fails is a result. A
+//! null return is counted (by [`crate::counting`]) and the pattern goes on
+//! without that block: a failed step keeps the block it would have
+//! replaced, a failed small block is not kept.
+//!
 //! Block tables are `Vec`s with their final capacity: one allocation and one
 //! free each, the same for every allocator.
 
@@ -22,6 +29,21 @@ fn block(size: usize, align: usize, tag: u8, full: bool) -> Result<Block, i32> {
     // SAFETY: a fresh block of `size` bytes.
     unsafe { fill(p, size, tag, full) };
     Ok(Block { ptr: p, size, align, tag })
+}
+
+/// A fresh block as [`block`], or `None` when the allocator returned null
+/// (memory patterns only).
+fn try_block(size: usize, align: usize, tag: u8, full: bool) -> Result<Option<Block>, i32> {
+    let l = layout(size, align)?;
+    // SAFETY: `size` is non-zero (every caller passes at least 1).
+    let p = unsafe { alloc(l) };
+    if p.is_null() {
+        return Ok(None);
+    }
+    aligned(p, align)?;
+    // SAFETY: a fresh block of `size` bytes.
+    unsafe { fill(p, size, tag, full) };
+    Ok(Some(Block { ptr: p, size, align, tag }))
 }
 
 /// Resizes `b` to `new_size` by `realloc`, keeping its tag: the bytes kept
@@ -114,28 +136,125 @@ pub fn pair(seed: u32, n: usize, full: bool, step: usize) -> Result<(), i32> {
     release_all(full, &mut two)
 }
 
-/// A growing block with small blocks pinned between its steps (issue 14):
-/// `n` times, allocate a block `step` bytes larger than the current one,
-/// free the current one, then allocate a `pin`-byte block that stays live;
-/// then everything is freed.
+/// A growing block with small blocks pinned between its steps (issue 14,
+/// pattern a): `n` times, allocate a block `step` bytes larger than the
+/// current one, free the current one, then allocate a `pin`-byte block that
+/// stays live; then everything is freed.
 pub fn pinned(seed: u32, n: usize, full: bool, step: usize, pin: usize) -> Result<(), i32> {
+    replaced(seed, n, full, step, pin, |size| size + step)
+}
+
+/// A doubling buffer with small blocks pinned between its steps (issue 14,
+/// pattern b): a `first`-byte block, then `n` times a block twice the
+/// current one's size is allocated, the current one freed, and a `pin`-byte
+/// block kept; then everything is freed.
+pub fn doubling(seed: u32, n: usize, full: bool, first: usize, pin: usize) -> Result<(), i32> {
+    replaced(seed, n, full, first, pin, |size| size * 2)
+}
+
+/// A block replaced `n` times by a new one of `next(size)` bytes (the old
+/// one freed after the new one is allocated), a `pin`-byte block kept after
+/// each step. A failed step keeps the current block and moves on to the
+/// next size.
+fn replaced(
+    seed: u32,
+    n: usize,
+    full: bool,
+    first: usize,
+    pin: usize,
+    next: impl Fn(usize) -> usize,
+) -> Result<(), i32> {
     let mut rng = Rng::new(seed);
     let mut pins = Vec::with_capacity(n);
-    let mut cur = block(step, WORD, rng.tag(), full)?;
+    let mut cur = try_block(first, WORD, rng.tag(), full)?;
+    let mut size = first;
     for _ in 0..n {
-        let next = block(cur.size + step, WORD, rng.tag(), full)?;
-        release(full, &mut cur)?;
-        cur = next;
-        pins.push(block(pin, WORD, rng.tag(), full)?);
+        size = next(size);
+        if let Some(fresh) = try_block(size, WORD, rng.tag(), full)? {
+            if let Some(mut old) = cur.replace(fresh) {
+                release(full, &mut old)?;
+            }
+        }
+        pins.extend(try_block(pin, WORD, rng.tag(), full)?);
     }
-    release(full, &mut cur)?;
+    if let Some(mut last) = cur {
+        release(full, &mut last)?;
+    }
+    release_all(full, &mut pins)
+}
+
+/// A buffer grown by `realloc` with small blocks kept between its steps
+/// (issue 14, pattern d): a `step`-byte byte buffer grown `n` times by
+/// `step` bytes, a `pin`-byte block allocated after each step and kept;
+/// then everything is freed.
+pub fn regrow_pinned(seed: u32, n: usize, full: bool, step: usize, pin: usize) -> Result<(), i32> {
+    regrown(seed, n, full, step, pin, |size| size + step)
+}
+
+/// The same, doubling from `first` bytes: a `Vec` that grows while small
+/// objects are made.
+pub fn regrow_doubling(
+    seed: u32,
+    n: usize,
+    full: bool,
+    first: usize,
+    pin: usize,
+) -> Result<(), i32> {
+    regrown(seed, n, full, first, pin, |size| size * 2)
+}
+
+/// A byte buffer of `first` bytes resized `n` times to `next(size)` by
+/// `realloc`, a `pin`-byte block kept after each step. A failed `realloc`
+/// keeps the buffer as it was.
+fn regrown(
+    seed: u32,
+    n: usize,
+    full: bool,
+    first: usize,
+    pin: usize,
+    next: impl Fn(usize) -> usize,
+) -> Result<(), i32> {
+    let mut rng = Rng::new(seed);
+    let mut pins = Vec::with_capacity(n);
+    let mut buf = try_block(first, 1, rng.tag(), full)?;
+    let mut size = first;
+    for _ in 0..n {
+        size = next(size);
+        if let Some(b) = buf.as_mut() {
+            let l = layout(b.size, b.align)?;
+            layout(size, b.align)?;
+            // SAFETY: `b` is live with this layout; `size` is non-zero and
+            // makes a valid layout with its alignment (checked above).
+            let p = unsafe { realloc(b.ptr, l, size) };
+            if !p.is_null() {
+                aligned(p, b.align)?;
+                // SAFETY: `p` holds `size > b.size` bytes, the first
+                // `b.size` copied.
+                if !unsafe { holds(p, b.size, b.size, b.tag, full) } {
+                    return Err(E_CONTENT);
+                }
+                if full {
+                    // SAFETY: `p` holds `size` bytes.
+                    unsafe { fill(p.add(b.size), size - b.size, b.tag, true) };
+                }
+                b.ptr = p;
+                b.size = size;
+            }
+        } else {
+            buf = try_block(size, 1, rng.tag(), full)?;
+        }
+        pins.extend(try_block(pin, WORD, rng.tag(), full)?);
+    }
+    if let Some(mut b) = buf {
+        release(full, &mut b)?;
+    }
     release_all(full, &mut pins)
 }
 
 /// A temporary buffer with a small long-lived block allocated while it is
-/// live (issue 14): `n` times, allocate a buffer of `lo..=hi` bytes, then a
-/// `small`-byte block that stays live, then free the buffer; then the small
-/// blocks are freed.
+/// live (issue 14, pattern c): `n` times, allocate a buffer of `lo..=hi`
+/// bytes, then a `small`-byte block that stays live, then free the buffer;
+/// then the small blocks are freed.
 pub fn temp(
     seed: u32,
     n: usize,
@@ -147,9 +266,26 @@ pub fn temp(
     let mut rng = Rng::new(seed);
     let mut kept = Vec::with_capacity(n);
     for _ in 0..n {
-        let mut buf = block(rng.range(lo, hi), 8, rng.tag(), full)?;
-        kept.push(block(small, WORD, rng.tag(), full)?);
-        release(full, &mut buf)?;
+        let buf = try_block(rng.range(lo, hi), 8, rng.tag(), full)?;
+        kept.extend(try_block(small, WORD, rng.tag(), full)?);
+        if let Some(mut buf) = buf {
+            release(full, &mut buf)?;
+        }
     }
     release_all(full, &mut kept)
+}
+
+/// A scratch buffer whose size creeps up between uses (issue 14, pattern
+/// e): `n` times, allocate a buffer of `start + i * step` bytes, touch it,
+/// free it. Nothing else is live, so all the memory a use needs is the
+/// buffer; an allocator that grows memory by exactly the shortfall calls
+/// `memory.grow` on every use once `step` passes a page.
+pub fn creep(seed: u32, n: usize, full: bool, start: usize, step: usize) -> Result<(), i32> {
+    let mut rng = Rng::new(seed);
+    for i in 0..n {
+        if let Some(mut buf) = try_block(start + i * step, 8, rng.tag(), full)? {
+            release(full, &mut buf)?;
+        }
+    }
+    Ok(())
 }

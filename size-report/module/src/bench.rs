@@ -6,106 +6,13 @@
 //! block. Every workload frees all it allocated, so it can run again in the
 //! same instance.
 //!
-//! `bench_calls`, `bench_peak`, `bench_reset_peak` and `bench_moved` read
-//! the counters of [`Counting`], which wraps the allocator under test.
+//! The counters of the allocator under test are read through the exports of
+//! [`crate::counting`].
 
+use crate::counting::CALLS;
 use crate::workloads::{self, Churn};
 use crate::{adverse, workloads::E_LAYOUT};
-use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
-
-/// Calls made to the global allocator so far.
-static CALLS: AtomicU32 = AtomicU32::new(0);
-/// Bytes requested and not yet freed (by the sizes of the layouts).
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-/// The most `LIVE` has been since the last `bench_reset_peak`.
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// Bytes that `realloc` carried to a new address (the smaller of the two
-/// sizes, each time the block moved).
-static MOVED: AtomicU64 = AtomicU64::new(0);
-
-/// Wraps the allocator under test: counts its calls, the live bytes and
-/// their peak, and the bytes `realloc` moved. (Plain loads and stores on
-/// wasm32 without threads: a few instructions per call, the same for every
-/// allocator and for the floor.)
-pub struct Counting<A>(pub A);
-
-fn live_add(size: usize) {
-    let live = LIVE.load(Relaxed) + size;
-    LIVE.store(live, Relaxed);
-    if live > PEAK.load(Relaxed) {
-        PEAK.store(live, Relaxed);
-    }
-}
-
-fn live_sub(size: usize) {
-    LIVE.store(LIVE.load(Relaxed).wrapping_sub(size), Relaxed);
-}
-
-// SAFETY: every method forwards to the wrapped allocator unchanged.
-unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        CALLS.fetch_add(1, Relaxed);
-        // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { self.0.alloc(layout) };
-        if !p.is_null() {
-            live_add(layout.size());
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        CALLS.fetch_add(1, Relaxed);
-        // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { self.0.alloc_zeroed(layout) };
-        if !p.is_null() {
-            live_add(layout.size());
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CALLS.fetch_add(1, Relaxed);
-        live_sub(layout.size());
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { self.0.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        CALLS.fetch_add(1, Relaxed);
-        // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { self.0.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            live_sub(layout.size());
-            live_add(new_size);
-            if p != ptr {
-                MOVED.fetch_add(layout.size().min(new_size) as u64, Relaxed);
-            }
-        }
-        p
-    }
-}
-
-/// Allocator calls so far.
-#[export_name = "bench_calls"]
-pub extern "C" fn bench_calls() -> u32 {
-    CALLS.load(Relaxed)
-}
-
-/// The peak of live bytes since the last `bench_reset_peak`.
-#[export_name = "bench_peak"]
-pub extern "C" fn bench_peak() -> u32 {
-    PEAK.load(Relaxed) as u32
-}
-
-/// Starts a new peak from the bytes live now.
-#[export_name = "bench_reset_peak"]
-pub extern "C" fn bench_reset_peak() {
-    PEAK.store(LIVE.load(Relaxed), Relaxed);
-}
-
-/// Bytes moved by `realloc` so far.
-#[export_name = "bench_moved"]
-pub extern "C" fn bench_moved() -> u64 {
-    MOVED.load(Relaxed)
-}
+use std::sync::atomic::Ordering::Relaxed;
 
 fn code(r: Result<u32, i32>) -> i32 {
     match r {
@@ -197,9 +104,37 @@ pub extern "C" fn bench_pinned(seed: u32, n: u32, full: u32, step: u32, pin: u32
     counted(|| adverse::pinned(seed, n as usize, full != 0, arg(step)?, arg(pin)?))
 }
 
+/// A block doubled `n` times from `first` bytes (new, free old), a
+/// `pin`-byte block kept after each step.
+#[export_name = "bench_doubling"]
+pub extern "C" fn bench_doubling(seed: u32, n: u32, full: u32, first: u32, pin: u32) -> i32 {
+    counted(|| adverse::doubling(seed, n as usize, full != 0, arg(first)?, arg(pin)?))
+}
+
+/// A buffer grown `n` times by `step` bytes through `realloc`, a
+/// `pin`-byte block kept after each step.
+#[export_name = "bench_regrow"]
+pub extern "C" fn bench_regrow(seed: u32, n: u32, full: u32, step: u32, pin: u32) -> i32 {
+    counted(|| adverse::regrow_pinned(seed, n as usize, full != 0, arg(step)?, arg(pin)?))
+}
+
+/// A buffer doubled `n` times from `first` bytes through `realloc`, a
+/// `pin`-byte block kept after each step.
+#[export_name = "bench_regrow_doubling"]
+pub extern "C" fn bench_regrow_doubling(seed: u32, n: u32, full: u32, first: u32, pin: u32) -> i32 {
+    counted(|| adverse::regrow_doubling(seed, n as usize, full != 0, arg(first)?, arg(pin)?))
+}
+
 /// `n` temporary `lo..=hi`-byte buffers, a `small`-byte block kept while
 /// each is live.
 #[export_name = "bench_temp"]
 pub extern "C" fn bench_temp(seed: u32, n: u32, full: u32, lo: u32, hi: u32, small: u32) -> i32 {
     counted(|| adverse::temp(seed, n as usize, full != 0, arg(lo)?, arg(hi)?, arg(small)?))
+}
+
+/// A scratch buffer used `n` times, `start` bytes the first time and `step`
+/// bytes more each time after.
+#[export_name = "bench_creep"]
+pub extern "C" fn bench_creep(seed: u32, n: u32, full: u32, start: u32, step: u32) -> i32 {
+    counted(|| adverse::creep(seed, n as usize, full != 0, arg(start)?, arg(step)?))
 }

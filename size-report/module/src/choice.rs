@@ -1,7 +1,8 @@
 //! The `#[global_allocator]` of this build, picked by its `alloc-*` feature.
 //!
-//! In bench builds the allocator is wrapped in [`crate::bench::Counting`],
-//! which counts the calls made to it; size builds use it bare.
+//! In bench and programs builds the allocator is wrapped in
+//! [`crate::counting::Counting`], which counts the calls made to it and the
+//! memory they take; size builds use it bare.
 
 #[cfg(not(any(
     feature = "alloc-none",
@@ -18,20 +19,26 @@
 )))]
 compile_error!("enable exactly one `alloc-*` feature");
 
-#[cfg(not(any(feature = "mod-minimal", feature = "mod-app", feature = "mod-bench")))]
+#[cfg(not(any(
+    feature = "mod-minimal",
+    feature = "mod-app",
+    feature = "mod-bench",
+    feature = "mod-programs"
+)))]
 compile_error!("enable exactly one `mod-*` feature");
 
-/// Declares the global allocator: bare, or counted in bench builds.
+/// Declares the global allocator: bare, or counted in bench and programs
+/// builds.
 #[allow(unused_macros)] // unused by `alloc-dlmalloc-std` size builds
 macro_rules! global {
     ($ty:ty, $init:expr) => {
-        #[cfg(not(feature = "mod-bench"))]
+        #[cfg(not(any(feature = "mod-bench", feature = "mod-programs")))]
         #[global_allocator]
         static GLOBAL: $ty = $init;
 
-        #[cfg(feature = "mod-bench")]
+        #[cfg(any(feature = "mod-bench", feature = "mod-programs"))]
         #[global_allocator]
-        static GLOBAL: crate::bench::Counting<$ty> = crate::bench::Counting($init);
+        static GLOBAL: crate::counting::Counting<$ty> = crate::counting::Counting($init);
     };
 }
 
@@ -60,10 +67,10 @@ global!(talcum::TalckWasm, unsafe { talcum::TalckWasm::new_global() });
 
 // Rust's default: no `#[global_allocator]` at all, so std's `System`
 // (dlmalloc on wasm32) serves. Bench builds count calls over `System`.
-#[cfg(all(feature = "alloc-dlmalloc-std", feature = "mod-bench"))]
+#[cfg(all(feature = "alloc-dlmalloc-std", any(feature = "mod-bench", feature = "mod-programs")))]
 #[global_allocator]
-static GLOBAL: crate::bench::Counting<std::alloc::System> =
-    crate::bench::Counting(std::alloc::System);
+static GLOBAL: crate::counting::Counting<std::alloc::System> =
+    crate::counting::Counting(std::alloc::System);
 
 #[cfg(feature = "alloc-dlmalloc")]
 global!(dlmalloc::GlobalDlmalloc, dlmalloc::GlobalDlmalloc);

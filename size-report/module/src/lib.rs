@@ -8,7 +8,10 @@
 //! * `mod-app` exports `app`, a small program using `Vec`, `String`,
 //!   `BTreeMap` and `format!`: the allocator's cost in a realistic module.
 //! * `mod-bench` exports the benchmark workloads that `bench.mjs` times in
-//!   Node; its allocator is wrapped in a call counter.
+//!   Node; its allocator is wrapped in a counter (`counting.rs`).
+//! * `mod-programs` exports real programs built on well-known crates
+//!   (`programs.rs`), whose memory `bench.mjs` measures; counted like
+//!   `mod-bench`.
 //!
 //! `alloc-bump` is not a competitor but the bench's floor: a bump allocator
 //! whose time is the harness's own cost (see `floor.rs`).
@@ -24,7 +27,10 @@ mod choice;
 mod floor;
 #[cfg(all(target_arch = "wasm32", feature = "mod-minimal"))]
 mod minimal;
-#[cfg(all(target_arch = "wasm32", any(feature = "mod-app", feature = "mod-bench")))]
+#[cfg(all(
+    target_arch = "wasm32",
+    any(feature = "mod-app", feature = "mod-bench", feature = "mod-programs")
+))]
 mod workloads;
 
 #[cfg(all(target_arch = "wasm32", feature = "mod-app"))]
@@ -39,6 +45,11 @@ mod app_export {
         }
     }
 }
+
+#[cfg(all(target_arch = "wasm32", any(feature = "mod-bench", feature = "mod-programs")))]
+mod counting;
+#[cfg(all(target_arch = "wasm32", feature = "mod-programs"))]
+mod programs;
 
 #[cfg(all(target_arch = "wasm32", feature = "mod-bench"))]
 mod adverse;

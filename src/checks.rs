@@ -125,6 +125,35 @@ impl<O: OomHandler> Talc<O> {
             // SAFETY: as above.
             unsafe { self.check_listed(heap, bins, free_chunks) };
         }
+        self.check_fresh();
+    }
+
+    /// Checks that the memory `fresh` promises zero holds zeros: all of it
+    /// up to 64 KiB, then its last 4 KiB (a full scan of a large fresh top
+    /// after every operation would be too slow).
+    fn check_fresh(&self) {
+        let last = self.get_last_heap_acme();
+        let (from, to) = (self.fresh.saturating_add(3 * WORD), last.addr().wrapping_sub(2 * WORD));
+        if last.is_null() || from >= to {
+            return;
+        }
+        ensure!(
+            self.heaps,
+            self.heaps.all().iter().any(|h| h.acme() == last && h.base().addr() <= from),
+            "talcum checks: fresh memory {from:#x}..{to:#x} outside the last heap"
+        );
+        let head = (from..to.min(from + (64 << 10))).step_by(WORD);
+        let tail = (to.saturating_sub(4 << 10).max(from)..to).step_by(WORD);
+        for addr in head.chain(tail) {
+            // SAFETY: inside the last heap: in its free top.
+            let word = unsafe { *crate::talc::heap_ptr::<usize>(addr) };
+            ensure_eq!(
+                self.heaps,
+                word,
+                0,
+                "talcum checks: fresh memory is not zero at {addr:#x} ({from:#x}..{to:#x})"
+            );
+        }
     }
 
     /// Walks `heap` chunk by chunk; returns its number of free chunks.
@@ -409,6 +438,14 @@ pub(crate) fn reserve_alloc(layout: Layout) -> *mut u8 {
     if p.is_null() {
         panic!("talcum checks: the reserve for reporting a fault ran out (RUST_BACKTRACE=0 needs less)");
     }
+    p
+}
+
+/// [`reserve_alloc`], zeroed.
+pub(crate) fn reserve_alloc_zeroed(layout: Layout) -> *mut u8 {
+    let p = reserve_alloc(layout);
+    // SAFETY: `p` holds `layout.size()` bytes of the reserve, ours alone.
+    unsafe { p.write_bytes(0, layout.size()) };
     p
 }
 

@@ -97,6 +97,16 @@ pub struct Talc<O: OomHandler> {
     /// that heap is extended or truncated; null when truncated away): the
     /// heap an OOM handler may grow upward.
     last_top: *mut u8,
+    /// Memory of the last heap known to hold zeros: every byte from
+    /// `fresh + 3 * WORD` up to the free top's last word (`last_top - 2 *
+    /// WORD`) is zero. Pages fresh from the OOM handler arrive zeroed, and
+    /// only the free top reaches into them; a block cut from it moves this
+    /// up past the block, so `malloc_zeroed` clears only what lies below.
+    /// At or past `last_top`: nothing is known.
+    pub(crate) fresh: usize,
+    /// `fresh` before the last allocation moved it (`usize::MAX` if that
+    /// allocation did not), for `malloc_zeroed`.
+    fresh_was: usize,
     #[cfg(feature = "counters")]
     pub(crate) counters: crate::counters::Counters,
     #[cfg(feature = "checks")]
@@ -123,6 +133,8 @@ impl<O: OomHandler> Talc<O> {
             avail: 0,
             arena: Span::empty(),
             last_top: null_mut(),
+            fresh: 0,
+            fresh_was: usize::MAX,
             #[cfg(feature = "counters")]
             counters: crate::counters::Counters::new(),
             #[cfg(feature = "checks")]
@@ -233,6 +245,37 @@ impl<O: OomHandler> Talc<O> {
                 O::handle_oom(self, layout)?;
             }
         }
+    }
+
+    /// Allocates zeroed memory for `layout`: as [`malloc`](Talc::malloc),
+    /// with every byte of the block zero. Memory fresh from the OOM handler
+    /// (whose pages arrive zeroed, as WebAssembly's do) is not cleared again:
+    /// only what was used before is.
+    ///
+    /// # Safety
+    /// As for [`malloc`](Talc::malloc).
+    pub unsafe fn malloc_zeroed(&mut self, layout: Layout) -> Result<NonNull<u8>, ()> {
+        self.fresh_was = usize::MAX;
+        // SAFETY: forwarded to the caller.
+        let ptr = unsafe { self.malloc(layout)? };
+        let (start, end) = (ptr.as_ptr().addr(), ptr.as_ptr().addr() + layout.size());
+        // If the block was cut from the last heap's free top where zeros are
+        // known: below `fresh_was + 3 words` it may hold old bytes; above,
+        // zeros, but for the free top's last word if the block took it.
+        let dirty_end = if self.fresh_was == usize::MAX || end > self.last_top.addr() {
+            end
+        } else {
+            self.fresh_was.saturating_add(3 * WORD).clamp(start, end)
+        };
+        // SAFETY: the block is ours, `layout.size()` bytes from `ptr`.
+        unsafe {
+            ptr.as_ptr().write_bytes(0, dirty_end - start);
+            let last_word = self.last_top.addr().wrapping_sub(2 * WORD);
+            if (dirty_end..end).contains(&last_word) {
+                ptr.as_ptr().add(last_word - start).write_bytes(0, WORD.min(end - last_word));
+            }
+        }
+        Ok(ptr)
     }
 
     /// Finds a free chunk that fits in the bins of `mask` and carves the
@@ -346,6 +389,11 @@ impl<O: OomHandler> Talc<O> {
             };
             *tag_ptr = tag::new(acme, below_free);
             tag::set_below_free(reach.cast(), split);
+            // The block may reach into memory known to be zero: not now.
+            if acme.addr() > self.fresh {
+                self.fresh_was = self.fresh;
+                self.fresh = acme.addr();
+            }
         }
     }
 
@@ -581,6 +629,7 @@ impl<O: OomHandler> Talc<O> {
         self.avail = 0;
         self.arena = Span::empty();
         self.last_top = null_mut();
+        self.fresh = 0;
         #[cfg(feature = "counters")]
         {
             self.counters = crate::counters::Counters::new();
@@ -611,7 +660,7 @@ impl<O: OomHandler> Talc<O> {
         }
         // SAFETY: the heap is ours, word aligned, off address 0 and big
         // enough; it is not the continuation of another heap (`top` is null).
-        unsafe { self.add_memory(null_mut(), base, acme) };
+        unsafe { self.add_memory(null_mut(), base, acme, false) };
         Ok(heap)
     }
 
@@ -636,6 +685,7 @@ impl<O: OomHandler> Talc<O> {
         top: *mut u8,
         base: *mut u8,
         acme: *mut u8,
+        zeroed: bool,
     ) -> *mut u8 {
         debug_assert!(!base.is_null());
         // Freeing finds a block's tag by address (see `tag_of`), and an
@@ -653,13 +703,25 @@ impl<O: OomHandler> Talc<O> {
         if !extends || was_last {
             self.last_top = acme;
         }
+        // What is known to be zero (see `fresh`): in a new heap, all above
+        // its free chunk's first words if the memory arrives zeroed, else
+        // nothing; in the last heap grown, as before if the new memory is
+        // zero, else nothing.
+        if !extends || was_last && !zeroed {
+            self.fresh = acme.addr();
+        }
         // SAFETY: the memory is ours; every write below lies inside it, or
         // is the old sentinel it takes over.
         unsafe {
+            let mut old_top = 0;
             let (free_base, below_free) = if extends {
                 // The old sentinel and any free chunk below it join the new memory.
                 let old_sentinel = top.sub(WORD);
-                (old_sentinel, tag::is_below_free(*old_sentinel.cast::<usize>()))
+                let below_free = tag::is_below_free(*old_sentinel.cast::<usize>());
+                if below_free {
+                    old_top = list::size_below(old_sentinel);
+                }
+                (old_sentinel, below_free)
             } else if new_arena {
                 let free_base = base.add(META_SIZE);
                 *base.cast::<usize>() = tag::new(free_base, false);
@@ -676,6 +738,19 @@ impl<O: OomHandler> Talc<O> {
             let sentinel = acme.sub(WORD);
             *sentinel.cast::<usize>() = tag::new(acme, false);
             self.release(free_base, sentinel, below_free);
+            if zeroed && !extends {
+                self.fresh = free_base.addr();
+            }
+            if old_top != 0 {
+                // The old free top's last word (its size) and the old
+                // sentinel are inside the new free top now: zero them, as
+                // `fresh` may promise, unless the size word is among the
+                // chunk's first three words, which it uses.
+                if old_top > MIN_CHUNK {
+                    *top.sub(2 * WORD).cast::<usize>() = 0;
+                }
+                *top.sub(WORD).cast::<usize>() = 0;
+            }
         }
         if extends {
             self.top_moved(top, acme);
@@ -775,8 +850,9 @@ impl<O: OomHandler> Talc<O> {
         let new = new_heap.acme();
         // SAFETY: forwarded: the memory from `acme` up is handed over, with
         // `new_heap`'s provenance, and it is at least `MIN_CHUNK` bytes.
-        let acme =
-            unsafe { self.add_memory(acme, new.with_addr(acme.addr()), new.with_addr(new_acme)) };
+        let acme = unsafe {
+            self.add_memory(acme, new.with_addr(acme.addr()), new.with_addr(new_acme), false)
+        };
         Span::new(heap.base(), acme)
     }
 
@@ -818,6 +894,7 @@ impl<O: OomHandler> Talc<O> {
             let acme = self.set_top(free_base, acme);
             if last {
                 self.last_top = acme;
+                self.fresh = acme.addr();
             }
             self.top_moved(heap.acme(), acme);
             Span::new(heap.base(), acme)

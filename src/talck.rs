@@ -21,6 +21,15 @@ mod raw {
     }
 
     #[inline]
+    pub(super) unsafe fn alloc_zeroed<O: OomHandler>(
+        talc: &mut Talc<O>,
+        layout: Layout,
+    ) -> *mut u8 {
+        // SAFETY: forwarded from `GlobalAlloc::alloc_zeroed`.
+        unsafe { talc.malloc_zeroed(layout) }.map_or(null_mut(), NonNull::as_ptr)
+    }
+
+    #[inline]
     pub(super) unsafe fn dealloc<O: OomHandler>(talc: &mut Talc<O>, ptr: *mut u8, layout: Layout) {
         // SAFETY: `GlobalAlloc::dealloc` requires a live, non-null block.
         unsafe { talc.free(NonNull::new_unchecked(ptr), layout) }
@@ -145,6 +154,16 @@ unsafe impl<R: lock_api::RawMutex, O: OomHandler> GlobalAlloc for Talck<R, O> {
     }
 
     #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        #[cfg(feature = "checks")]
+        if self.fault.load(Ordering::SeqCst) {
+            return crate::checks::reserve_alloc_zeroed(layout);
+        }
+        // SAFETY: forwarded.
+        unsafe { raw::alloc_zeroed(&mut self.lock().talc, layout) }
+    }
+
+    #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // While a fault is reported, a block freed by the panic's code is
         // leaked: its `Talc` is held by the failing call.
@@ -224,6 +243,7 @@ macro_rules! forward {
 impl<R: lock_api::RawMutex, O: OomHandler> TalckGuard<'_, R, O> {
     forward! {
         malloc(layout: Layout) -> Result<NonNull<u8>, ()>;
+        malloc_zeroed(layout: Layout) -> Result<NonNull<u8>, ()>;
         free(ptr: NonNull<u8>, layout: Layout) -> ();
         grow(ptr: NonNull<u8>, old_layout: Layout, new_size: usize) -> Result<NonNull<u8>, ()>;
         grow_in_place(ptr: NonNull<u8>, old_layout: Layout, new_size: usize) -> Result<NonNull<u8>, ()>;
@@ -334,6 +354,18 @@ unsafe impl<O: OomHandler> GlobalAlloc for TalckSingleThreaded<O> {
     }
 
     #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        #[cfg(feature = "checks")]
+        if self.fault.load(Ordering::SeqCst) {
+            return crate::checks::reserve_alloc_zeroed(layout);
+        }
+        #[cfg(feature = "checks")]
+        let _reporting = crate::checks::Reporting(&self.fault);
+        // SAFETY: exclusive by `new`'s contract; forwarded.
+        unsafe { raw::alloc_zeroed(self.talc(), layout) }
+    }
+
+    #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // While a fault is reported, a block freed by the panic's code is
         // leaked: its `Talc` is held by the failing call.
@@ -393,6 +425,13 @@ macro_rules! impl_allocator {
             fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, $AllocError> {
                 // SAFETY: the heaps are valid by the `Talc`'s contracts.
                 let ptr = unsafe { self.0.lock().malloc(layout) }.map_err(|_| $AllocError)?;
+                Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
+            }
+
+            fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, $AllocError> {
+                let ptr =
+                    // SAFETY: the heaps are valid by the `Talc`'s contracts.
+                    unsafe { self.0.lock().malloc_zeroed(layout) }.map_err(|_| $AllocError)?;
                 Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
             }
 

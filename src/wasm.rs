@@ -46,8 +46,10 @@ pub const MIN_GROW_PAGES: usize = 1;
 /// # Safety
 /// An implementation promises, for each value of it:
 /// * [`grow`](LinearMemory::grow) returns `None`, or memory that is valid for
-///   reads and writes, word aligned, not at address 0, and used by nothing
-///   else (not even by an earlier `grow`), for as long as the program runs;
+///   reads and writes, word aligned, not at address 0, all zero (as
+///   WebAssembly's new pages are: [`Talc::malloc_zeroed`] relies on it), and
+///   used by nothing else (not even by an earlier `grow`), for as long as
+///   the program runs;
 ///   it is `pages` pages long, or one word less when it ends at the top of
 ///   the address space (where its acme could not be represented).
 /// * [`end`](LinearMemory::end) returns where the next `grow` would start
@@ -254,7 +256,7 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
                 if heap.size() >= meta + 4 * WORD {
                     // SAFETY: the memory is ours alone (`LinearMemory`'s
                     // contract), word aligned, off address 0, big enough.
-                    unsafe { talc.add_memory(core::ptr::null_mut(), base, acme) };
+                    unsafe { talc.add_memory(core::ptr::null_mut(), base, acme, true) };
                     return Ok(());
                 }
             }
@@ -275,7 +277,7 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
             // SAFETY: the grown pages are new and ours alone, word aligned,
             // off address 0 and big enough (`LinearMemory`'s contract,
             // `pages_for`); `top` is the last heap's acme, or null.
-            unsafe { talc.add_memory(top, new.base(), new.acme()) };
+            unsafe { talc.add_memory(top, new.base(), new.acme(), true) };
             if reused == 0 || new.base() == top {
                 return Ok(());
             }

@@ -65,6 +65,9 @@ impl SimMemory {
         assert!(gap <= initial * PAGE);
         let end = sim.page_addr(initial);
         sim.gap = (end - gap, end);
+        // Memory the module starts with is zero where nothing was put.
+        // SAFETY: inside the buffer; nobody else has it yet.
+        unsafe { sim.base.with_addr(end - gap).write_bytes(0, gap) };
         sim
     }
 

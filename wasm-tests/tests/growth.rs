@@ -255,5 +255,9 @@ fn the_first_heap_is_the_memory_the_module_starts_with() {
         "talcum's first heap starts at {:#x}, __heap_base is {base:#x}",
         arena.start
     );
-    assert!(arena.end >= end, "the first heap ends at {:#x}, before __heap_end {end:#x}", arena.end);
+    assert!(
+        arena.end >= end,
+        "the first heap ends at {:#x}, before __heap_end {end:#x}",
+        arena.end
+    );
 }

@@ -214,6 +214,34 @@ impl<O: OomHandler> Talc<O> {
     /// The memory handed to this `Talc` must still be valid (see
     /// [`init`](Talc::init) and [`claim`](Talc::claim)).
     pub unsafe fn malloc(&mut self, layout: Layout) -> Result<NonNull<u8>, ()> {
+        loop {
+            // SAFETY: the heaps are valid by this function's contract.
+            if let Some(ptr) = unsafe { self.search(layout) } {
+                #[cfg(feature = "counters")]
+                self.counters.allocated(layout.size());
+                #[cfg(feature = "checks")]
+                self.check();
+                return Ok(ptr);
+            }
+            self.out_of_memory(layout)?;
+        }
+    }
+
+    /// The OOM handler, called from one place (smaller wasm: it is inlined
+    /// otherwise at each of `malloc`'s and `realloc`'s calls).
+    #[inline(never)]
+    fn out_of_memory(&mut self, layout: Layout) -> Result<(), ()> {
+        O::handle_oom(self, layout)
+    }
+
+    /// Finds a free chunk for `layout` and carves the block out of it: a few
+    /// chunks per bin first, then every chunk. `None` when none fits.
+    ///
+    /// # Safety
+    /// The heaps must be valid.
+    // Shared by `malloc` and `realloc`: one copy is smaller in wasm.
+    #[inline(never)]
+    unsafe fn search(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         // Layouts are at most `isize::MAX` bytes, so this cannot overflow.
         let size = layout.size().max(MIN_PAYLOAD);
         let need = align_up_word(size + WORD);
@@ -228,22 +256,16 @@ impl<O: OomHandler> Talc<O> {
         // chunk fits if its payload happens to land aligned. (For a word-
         // aligned request there are none.)
         let bins = u64::MAX << bin_of(need);
-        // A few chunks per bin first; every chunk before memory grows.
         let mut looks = LOOKS;
         loop {
             // SAFETY: the heaps are valid by this function's contract.
             if let Some(ptr) = unsafe { self.take(bins, sure, size, align, looks) } {
-                #[cfg(feature = "counters")]
-                self.counters.allocated(layout.size());
-                #[cfg(feature = "checks")]
-                self.check();
-                return Ok(ptr);
+                return Some(ptr);
             }
-            // Toggles between `LOOKS` and every chunk.
-            looks ^= LOOKS ^ usize::MAX;
-            if looks == LOOKS {
-                O::handle_oom(self, layout)?;
+            if looks != LOOKS {
+                return None;
             }
+            looks = usize::MAX;
         }
     }
 
@@ -592,19 +614,66 @@ impl<O: OomHandler> Talc<O> {
         old_layout: Layout,
         new_size: usize,
     ) -> Result<NonNull<u8>, ()> {
-        // In place whenever possible (always, when shrinking), else moved.
-        // SAFETY: forwarded to the caller.
-        if let Ok(ptr) = unsafe { self.grow_in_place(ptr, old_layout, new_size) } {
-            return Ok(ptr);
-        }
-        // SAFETY: the caller promises a valid size; the new block is distinct
-        // from the live old one; the copy fits both.
+        // In place whenever possible (always, when shrinking), else moved to
+        // a free chunk that fits. When none does and the block ends at the
+        // top of the last heap, the OOM handler is asked for what the block
+        // lacks there, less the free top: if the memory it adds extends
+        // that heap, the block grows in place (a `Vec` growing at the top
+        // of the heap is never copied). Else the block moves to memory
+        // the handler adds for it.
+        // SAFETY: forwarded to the caller; the caller promises a valid size;
+        // a new block is distinct from the live old one; the copy fits both.
         unsafe {
+            if let Ok(ptr) = self.grow_in_place(ptr, old_layout, new_size) {
+                return Ok(ptr);
+            }
             let new_layout = Layout::from_size_align_unchecked(new_size, old_layout.align());
-            let new = self.malloc(new_layout)?;
+            let mut tried_top = false;
+            let new = loop {
+                if let Some(new) = self.search(new_layout) {
+                    #[cfg(feature = "counters")]
+                    self.counters.allocated(new_size);
+                    break new;
+                }
+                match self.room_at_last_top(ptr) {
+                    Some(own) if !tried_top => {
+                        tried_top = true;
+                        // What the block lacks above its own chunk (the free
+                        // top counts), but at least half its new size, as the
+                        // handler grows for a request: a block grown a little
+                        // at a time does not grow memory every time.
+                        let lack = (new_size - own).max(new_size / 2);
+                        let lack = Layout::from_size_align_unchecked(lack, WORD);
+                        self.out_of_memory(lack)?;
+                        if let Ok(ptr) = self.grow_in_place(ptr, old_layout, new_size) {
+                            return Ok(ptr);
+                        }
+                    }
+                    _ => self.out_of_memory(new_layout)?,
+                }
+            };
             new.as_ptr().copy_from_nonoverlapping(ptr.as_ptr(), old_layout.size().min(new_size));
             self.free(ptr, old_layout);
             Ok(new)
+        }
+    }
+
+    /// The bytes from the live block at `ptr` to the end of its chunk, if
+    /// nothing but free memory lies above that, up to the last heap's
+    /// sentinel.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this `Talc`.
+    unsafe fn room_at_last_top(&self, ptr: NonNull<u8>) -> Option<usize> {
+        // SAFETY: `ptr` is live: its tag, and the chunk above, are valid.
+        unsafe {
+            let acme = tag::acme(*Self::tag_of(ptr));
+            let above = heap_ptr::<u8>(acme);
+            let mut reach = acme;
+            if !tag::is_allocated(*above.cast::<usize>()) {
+                reach += list::size_of(above);
+            }
+            (reach + WORD == self.last_top.addr()).then(|| acme - ptr.as_ptr().addr())
         }
     }
 

@@ -448,3 +448,37 @@ fn random_growth_with_interference() {
         sim.check_foreign();
     }
 }
+
+#[test]
+fn a_block_at_the_top_of_the_heap_grows_in_place_as_memory_grows() {
+    let sim = SimMemory::new(if MIRI { 64 } else { 256 }, 1);
+    let mut talc = talc(&sim);
+    // A small block lower down, freed: a hole the buffer does not fit later.
+    let hole = alloc(&mut talc, &sim, layout(256, 8));
+    let mut size = 64;
+    let mut l = layout(size, 8);
+    let mut p = alloc(&mut talc, &sim, l);
+    // SAFETY: live, with its layout.
+    unsafe { talc.free(hole, layout(256, 8)) };
+    let first = p;
+    let last = if MIRI { 1 << 20 } else { 8 << 20 };
+    while size < last {
+        size *= 2;
+        // SAFETY: `p` is live with `l`; the new size is valid.
+        p = unsafe { talc.realloc(p, l, size) }.expect("memory to grow");
+        l = layout(size, 8);
+        // Its first and last bytes, as a `Vec`'s would be.
+        // SAFETY: `size` bytes are the block's.
+        unsafe {
+            assert_eq!(*p.as_ptr(), 0xC3, "the data moved wrongly");
+            p.as_ptr().add(size - 1).write(0xC3);
+        }
+    }
+    assert_eq!(p, first, "a block at the top of the heap was copied instead of grown");
+    // Memory grown: the block, and at most half its size of headroom.
+    let grown = sim.grown_pages.get() * PAGE;
+    assert!(grown <= last + last / 2 + 2 * PAGE, "grew {grown} bytes for a block of {last}");
+    // SAFETY: live, with its layout.
+    unsafe { talc.free(p, l) };
+    sim.check_foreign();
+}

@@ -1,0 +1,151 @@
+# shellcheck shell=bash
+# WebAssembly targets beyond wasm32-unknown-unknown (issue 16). Meant to be
+# *sourced* by .ci/test-all:
+#
+#   source .ci/parts/targets.sh
+#   targets_wasip1_install   # rustup target wasm32-wasip1 (stable)
+#   targets_wasip1_test      # targets/wasip1: a std program with TalckWasm as
+#                            # its global allocator beside wasi-libc's malloc,
+#                            # under Node's WASI (preview 1); with `checks`,
+#                            # then without
+#   targets_threads_install  # nightly toolchain with rust-src (for -Z build-std)
+#   targets_threads_test     # targets/threads: a +atomics cdylib (std built by
+#                            # -Z build-std), N Node workers over one shared
+#                            # memory through Talck<spin::Mutex<()>, WasmHandler>;
+#                            # with `checks`, then without
+#
+# Each crate under targets/ is its own workspace (its own Cargo.lock); each
+# test first checks its formatting and clippy (-D warnings). The verdict of a
+# run is the `RESULT=` line its Node driver prints before teardown (Node 20
+# can crash while tearing down after a WASI run), not Node's exit status.
+# The functions return non-zero on failure and never call `exit`.
+#
+# Knobs (environment): TARGETS_NODE_TIMEOUT (seconds per Node run, default
+# 600), TARGETS_WASIP1_OPS (random operations, default 30000),
+# TARGETS_THREADS_WORKERS (default 4), TARGETS_THREADS_OPS (per worker,
+# default 20000; a quarter of it with `checks`).
+
+TARGETS_WASIP1="wasm32-wasip1"
+TARGETS_THREADS_RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals \
+-C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=1073741824 \
+-C link-arg=--export=__stack_pointer -C link-arg=--export=__wasm_init_tls \
+-C link-arg=--export=__tls_size -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base"
+
+_targets_repo_root() {
+    # This file lives in .ci/parts; the repository is two levels up.
+    local here
+    here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)" || return 1
+    (cd "$here/../.." && pwd)
+}
+
+_targets_header() {
+    printf '\n==== targets: %s ====\n' "$*"
+}
+
+# _targets_node <label> <node args...>: runs Node with a time limit; passes
+# when the last `RESULT=` line it printed is `RESULT=0`.
+_targets_node() {
+    local label="$1" log status result
+    shift
+    log="$(mktemp)" || return 1
+    status=0
+    timeout --kill-after=10 "${TARGETS_NODE_TIMEOUT:-600}" node "$@" >"$log" 2>&1 || status=$?
+    grep -v -e 'ExperimentalWarning: WASI' -e 'node --trace-warnings' "$log" || true
+    result="$(grep '^RESULT=' "$log" | tail -n 1 || true)"
+    rm -f "$log"
+    if [ "$result" != "RESULT=0" ]; then
+        echo "targets: $label FAILED (${result:-no RESULT line}; node exit status $status)" >&2
+        return 1
+    fi
+    if [ "$status" != 0 ]; then
+        echo "targets: $label passed, but node exited with $status after printing its verdict (teardown)"
+    fi
+}
+
+# _targets_lint <crate dir> <target> [toolchain]: rustfmt and clippy, with
+# default and with all features.
+_targets_lint() {
+    local root dir="$1" target="$2"
+    root="$(_targets_repo_root)" || return 1
+    (cd "$root/$dir" && cargo fmt -- --check) || return 1
+    (cd "$root/$dir" && cargo clippy --target "$target" --target-dir "$root/target" -- -D warnings) || return 1
+    (cd "$root/$dir" && cargo clippy --target "$target" --target-dir "$root/target" --all-features -- -D warnings) || return 1
+}
+
+targets_wasip1_install() {
+    local t0=$SECONDS
+    _targets_header "rustup target $TARGETS_WASIP1"
+    if rustup target list --installed | grep -qx "$TARGETS_WASIP1"; then
+        echo "already installed"
+    else
+        rustup target add "$TARGETS_WASIP1" || return 1
+    fi
+    command -v node >/dev/null || { echo "targets: node not found" >&2; return 1; }
+    echo "node $(node --version) ($((SECONDS - t0)) s)"
+}
+
+targets_wasip1_test() {
+    local root features wasm t0 status=0
+    root="$(_targets_repo_root)" || return 1
+    wasm="$root/target/$TARGETS_WASIP1/release/talcum-target-wasip1.wasm"
+    _targets_header "wasip1: fmt, clippy"
+    t0=$SECONDS
+    _targets_lint targets/wasip1 "$TARGETS_WASIP1" || return 1
+    echo "($((SECONDS - t0)) s)"
+    for features in checks ""; do
+        _targets_header "wasip1: build and run under node:wasi (features: ${features:-none})"
+        t0=$SECONDS
+        (cd "$root/targets/wasip1" && cargo build --release --target "$TARGETS_WASIP1" \
+            --target-dir "$root/target" ${features:+--features "$features"}) || return 1
+        # --single-threaded-gc: Node 20's WASI crashes now and then (SIGSEGV,
+        # or V8 heap corruption) in a program that grows memory to ~180 MiB,
+        # even one that only calls memory.grow (std's allocator, no talcum)
+        # (about 1 run in 4 here); with V8's GC on one thread it did not
+        # crash in 110 runs. See targets/wasip1/run.mjs.
+        _targets_node "wasip1 (${features:-no features})" --single-threaded-gc \
+            "$root/targets/wasip1/run.mjs" "$wasm" \
+            "${TARGETS_WASIP1_OPS:-30000}" 1 || status=1
+        echo "($((SECONDS - t0)) s)"
+    done
+    return "$status"
+}
+
+targets_threads_install() {
+    local t0=$SECONDS
+    _targets_header "nightly toolchain with rust-src"
+    if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+        rustup toolchain install nightly --profile minimal || return 1
+    fi
+    if rustup component list --installed --toolchain nightly | grep -q '^rust-src'; then
+        echo "already installed: $(rustup run nightly rustc --version)"
+    else
+        rustup component add rust-src --toolchain nightly || return 1
+    fi
+    command -v node >/dev/null || { echo "targets: node not found" >&2; return 1; }
+    echo "node $(node --version) ($((SECONDS - t0)) s)"
+}
+
+targets_threads_test() {
+    local root features wasm t0 ops status=0
+    root="$(_targets_repo_root)" || return 1
+    # Its own target dir: std is built there for +atomics (-Z build-std).
+    wasm="$root/target/targets-threads/wasm32-unknown-unknown/release/talcum_target_threads.wasm"
+    _targets_header "threads: fmt, clippy (stable, wasm32 without atomics)"
+    t0=$SECONDS
+    _targets_lint targets/threads wasm32-unknown-unknown || return 1
+    echo "($((SECONDS - t0)) s)"
+    for features in checks ""; do
+        _targets_header "threads: +atomics build (-Z build-std) and run in Node workers (features: ${features:-none})"
+        t0=$SECONDS
+        (cd "$root/targets/threads" && RUSTFLAGS="$TARGETS_THREADS_RUSTFLAGS" cargo +nightly build --release \
+            --target wasm32-unknown-unknown -Z build-std=std,panic_abort \
+            --target-dir "$root/target/targets-threads" ${features:+--features "$features"}) || return 1
+        echo "(build: $((SECONDS - t0)) s)"
+        ops="${TARGETS_THREADS_OPS:-20000}"
+        if [ "$features" = checks ]; then ops=$((ops / 4)); fi
+        _targets_node "threads (${features:-no features})" "$root/targets/threads/run.mjs" "$wasm" \
+            "${TARGETS_THREADS_WORKERS:-4}" "$ops" 1 || status=1
+        echo "($((SECONDS - t0)) s)"
+    done
+    return "$status"
+}

@@ -4,10 +4,11 @@
 // Usage: node --no-liftoff --expose-gc bench.mjs CONFIG.json
 //
 // CONFIG: { "rounds": R, "reps": K, "cap_us": C, "batch_us": T, "limit_ms": L,
-//           "program_limit_ms": PL,
+//           "program_limit_ms": PL, "fresh_pause_ms": P,
 //           "allocators": [{ "name": "...", "path": "x.wasm", "memory": true }, ...],
 //           "workloads": [{ "name": "...", "export": "bench_...", "seed": S, "n": N,
-//                           "args": [...], "timed": true, "full": true, "reps": K' }, ...],
+//                           "args": [...], "timed": true, "full": true, "reps": K',
+//                           "fresh": false, "warm_seed": W, "everywhere": false }, ...],
 //           "programs": { "runs": M,
 //                         "allocators": [{ "name": "...", "path": "p.wasm" }, ...],
 //                         "list": [{ "name": "...", "export": "prog_...", "seed": S, "n": N }, ...] } }
@@ -23,7 +24,8 @@
 //    the first byte of each block only). Workloads that are not timed (the
 //    memory patterns) are verified for the allocators with `"memory": true`
 //    only (one build per allocator: the figures do not depend on the
-//    profile). All allocators must report the same actions and allocator
+//    profile), unless `"everywhere": true` (a check worth making on every
+//    build, such as zeroed blocks on used memory). All allocators must report the same actions and allocator
 //    calls for a workload (the same program makes the same calls), except
 //    where an allocator returned null (a memory pattern goes on without the
 //    block). Memory tracking is on in this run (`bench_track(1)`): the memory
@@ -32,6 +34,10 @@
 //    peak, the bytes `realloc` moved and the null returns come from it. A
 //    cell whose verification run took more than C µs of CPU time is not
 //    timed (a quadratic worst case on a slow allocator).
+//    A workload with a `warm_seed` W first runs once on that instance with
+//    seed W, every byte written (untimed, untracked, its result checked),
+//    so that the verified call runs on memory used and freed before; the
+//    figures are the verified call's alone.
 //    Verification runs, and programs, run in a worker thread: a verification
 //    run longer than L ms of wall time, or a program whose M runs take
 //    longer than PL ms, is stopped (`stopped` line) and the worker replaced.
@@ -54,6 +60,22 @@
 //    allocator call, the same for every allocator. A full garbage collection
 //    runs before each instance is made, so that earlier instances' memory is
 //    freed during the untimed calls, not the timed ones.
+//    A workload with `"fresh": true` is timed at first touch instead: in
+//    each round, for each allocator (the order rotating), K times (its own
+//    `reps`, else the config's) a brand-new instance with exactly one timed
+//    call (batch 1), so that no earlier call has grown or dirtied its
+//    memory. Before each instance, the earlier ones' memory must be gone:
+//    otherwise V8 frees it (on helper threads, whose CPU time
+//    process.cpuUsage() counts) while the next instance grows its own,
+//    inside the timed call (measured: a call that ran while 64 MiB of an
+//    earlier instance were freed took 20 ms, 55%, longer). So: full
+//    collections P ms apart (default 5), at least two, until the process's
+//    resident memory is back within 16 MiB of what it was before the
+//    previous instance was made (at most 300 ms; a `note` line at the end
+//    counts the times that limit was reached). In the first round, one
+//    untimed call on a throwaway instance first: V8 compiles a function at
+//    its first call, and the compiled code is the module's, shared by its
+//    later instances (their memory is not).
 //
 // Output, one line each:
 //   check <allocator> <workload> <actions> <calls> <grown_bytes> <peak_live_bytes> <moved_bytes> <cpu_us> <grows> <nulls> <heap_at_peak_bytes>
@@ -66,6 +88,7 @@
 //     user + system CPU time over the batch, from
 //     process.cpuUsage(): unlike wall time, it leaves out the time other
 //     processes held the CPU)
+//   note <text>                                 (printed as is)
 //   error <allocator> <workload> <message>      (then exit status 2)
 
 import { readFileSync } from "node:fs";
@@ -77,6 +100,7 @@ const CODES = {
   "-2": "the allocator returned null",
   "-3": "a pointer lacks its requested alignment",
   "-4": "invalid layout or parameter (workload bug)",
+  "-5": "a block from alloc_zeroed did not read zero",
 };
 
 function describe(result) {
@@ -112,6 +136,10 @@ async function verify(task) {
   const ex = await instance(task.module);
   const fn = ex[task.export];
   if (typeof fn !== "function") throw new Error(`no export ${task.export}`);
+  if (task.warmSeed != null) {
+    const warm = fn(task.warmSeed, task.n, 1, ...(task.args ?? []));
+    if (warm < 0) return { result: warm };
+  }
   const before = ex.memory.buffer.byteLength;
   const calls0 = ex.bench_calls();
   const moved0 = ex.bench_moved();
@@ -241,6 +269,58 @@ function call(entry, w, ex, full) {
   return { actions: result, micros: (t1 - t0) * 1000, cpu: c1.user + c1.system };
 }
 
+function pause(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// First-touch settling (see the header): the resident memory when the last
+// instance was about to be made, and how often settling gave up.
+let settledRss = null;
+let unsettled = 0;
+const SETTLE_SLACK = 16 * 1048576;
+const SETTLE_MAX_MS = 300;
+
+async function settleFresh(pauseMs) {
+  const t0 = performance.now();
+  for (let n = 1; ; n++) {
+    collect();
+    await pause(pauseMs);
+    if (n < 2) continue;
+    if (settledRss === null || process.memoryUsage.rss() <= settledRss + SETTLE_SLACK) break;
+    if (performance.now() - t0 > SETTLE_MAX_MS) {
+      unsettled++;
+      break;
+    }
+  }
+  settledRss = process.memoryUsage.rss();
+}
+
+// One call on a brand-new instance; returns the call's figures and the
+// allocator calls it made. The instance lives in this function's frame
+// only: held in a local of firstTouch's loop instead, it outlived its
+// iteration (a suspended async function's frame kept it), and settling
+// waited out its limit for 118 of 540 instances.
+async function freshCall(e, w) {
+  const ex = await instance(e.module);
+  const c0 = ex.bench_calls();
+  const r = call(e, w, ex, false);
+  return { ...r, calls: (ex.bench_calls() - c0) >>> 0 };
+}
+
+// First-touch timing: `reps` brand-new instances, one timed call each.
+async function firstTouch(e, w, round, reps, expectedCalls, pauseMs) {
+  if (round === 0) await freshCall(e, w);
+  for (let rep = 0; rep < reps; rep++) {
+    await settleFresh(pauseMs);
+    const r = await freshCall(e, w);
+    if (r.calls !== expectedCalls) {
+      fail(e.name, w.name, "made other allocator calls in the light run than in the full one");
+    }
+    console.log(`run ${e.name} ${w.name} ${round} ${rep} ${r.actions} ` +
+      `${r.micros.toFixed(3)} ${r.cpu.toFixed(3)} 1`);
+  }
+}
+
 async function main() {
   const path = process.argv[2];
   if (!path) {
@@ -263,7 +343,7 @@ async function main() {
   for (const w of cfg.workloads ?? []) {
     let expected = null;
     for (const e of entries) {
-      if (w.timed === false && !e.memory) continue;
+      if (w.timed === false && !w.everywhere && !e.memory) continue;
       const task = {
         kind: "verify",
         module: e.module,
@@ -272,6 +352,7 @@ async function main() {
         n: w.n,
         full: w.full !== false,
         args: w.args ?? [],
+        warmSeed: w.warm_seed ?? null,
       };
       const m = await runner.run(task, limit);
       if (m.stopped) {
@@ -281,7 +362,10 @@ async function main() {
       }
       if (!m.ok) fail(e.name, w.name, m.error);
       const r = m.r;
-      if (r.result < 0) fail(e.name, w.name, `check failed (${describe(r.result)})`);
+      if (r.result < 0) {
+        const when = task.warmSeed != null ? " (the run on used memory or its warm-up)" : "";
+        fail(e.name, w.name, `check failed${when} (${describe(r.result)})`);
+      }
       if (r.nulls === 0) {
         if (expected === null) expected = { name: e.name, ...r };
         else if (r.result !== expected.result || r.calls !== expected.calls) {
@@ -337,6 +421,10 @@ async function main() {
       for (let k = 0; k < entries.length; k++) {
         const e = entries[(k + round) % entries.length];
         if (slow.has(`${e.name} ${w.name}`)) continue;
+        if (w.fresh) {
+          await firstTouch(e, w, round, reps, calls.get(w.name), cfg.fresh_pause_ms ?? 5);
+          continue;
+        }
         // Earlier instances are collected first: V8 unmaps their memory on
         // helper threads, whose CPU time process.cpuUsage() counts, so this
         // must happen while the untimed calls run, not the timed ones.
@@ -364,6 +452,10 @@ async function main() {
         }
       }
     }
+  }
+  if (unsettled > 0) {
+    console.log(`note ${unsettled} first-touch instances were made before the earlier ones' ` +
+      `memory was freed (${SETTLE_MAX_MS} ms limit)`);
   }
 }
 

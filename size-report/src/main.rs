@@ -8,7 +8,8 @@
 //! 2. Speed: builds the bench module per allocator at opt-level 3 and "z",
 //!    verifies every workload's blocks byte by byte, then times the
 //!    workloads in Node (`bench.mjs`) against a floor (a bump allocator) and
-//!    records the memory each allocator grew.
+//!    records the memory each allocator grew. Zeroed allocation is timed at
+//!    first touch: one call per brand-new instance.
 //! 3. Memory: the same verification runs track `memory.grow` calls and the
 //!    heap at the peak of live bytes; the memory patterns of issue 14 run
 //!    there, untimed. The programs module (real programs on well-known
@@ -107,8 +108,11 @@ usage: cargo size-report [--check | --size-only] [--runs N] [--reps K]
                than size-report/budget.toml allows, or as many as dlmalloc
   --runs N     timing rounds (default 9): each round runs every workload on a
                fresh instance per allocator, two untimed calls, then K timed
-               batches of calls (each batch at least 10 ms of CPU)
-  --reps K     timed batches per instance and round (default 3)
+               batches of calls (each batch at least 10 ms of CPU); a
+               first-touch workload (zeroed) instead K brand-new instances
+               with one timed call each
+  --reps K     timed batches per instance and round (default 3), or
+               first-touch instances per round
   --only W,..  these workloads and programs only (names as in the report)
   --alloc A,.. these allocators only (the floor and dlmalloc come too)
   --profile P  time the bench modules built at opt-level P only (z or o3)

@@ -22,7 +22,15 @@ pub enum Group {
     /// Memory patterns (issue 14): memory grown against peak live bytes;
     /// verified, not timed, run on one build per allocator.
     Memory,
+    /// Zeroed allocation (issue 12): time per run, and the ratio to
+    /// dlmalloc.
+    Zeroed,
 }
+
+/// The pause (ms) after each of the garbage collections before a
+/// first-touch instance, which go on until the earlier instances' memory is
+/// freed (see `bench.mjs`).
+pub const FRESH_PAUSE_MS: u64 = 5;
 
 /// One benchmark workload: an export of the bench module, called as
 /// `export(seed, n, full, ...args)`.
@@ -38,13 +46,28 @@ pub struct Workload {
     /// Whether the verification run writes and checks every byte (else the
     /// first byte of each block: patterns that would move gigabytes).
     pub full: bool,
+    /// Timed at first touch: each timed call on a brand-new instance (no
+    /// untimed calls before it), rather than batches after two untimed
+    /// calls.
+    pub fresh: bool,
+    /// Run on memory used and freed before: see [`Warm`].
+    pub warm: Option<Warm>,
     /// What an action is, for the report.
     pub unit: &'static str,
     pub about: &'static str,
 }
 
 impl Workload {
+    /// Timed as well as verified. Memory patterns are not, nor workloads on
+    /// used memory (`warm`): their time is a `memset`'s, which the memory
+    /// of a virtual machine makes erratic (EXPERIMENTS.md).
     pub fn timed(&self) -> bool {
+        self.group != Group::Memory && self.warm.is_none()
+    }
+
+    /// Verified on every bench module (both profiles, the floor too), not
+    /// only on one build per allocator as the memory patterns are.
+    pub fn verified_everywhere(&self) -> bool {
         self.group != Group::Memory
     }
 }
@@ -61,6 +84,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Main,
         reps: None,
         full: true,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "100 000 random steps over 1024 slots: an empty slot gets a block of 1..=10000 B, \
                 a full one is freed; alignment mostly a word (1/8 byte, 5/8 4 B, 3/16 8 B, \
@@ -75,6 +100,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Main,
         reps: None,
         full: true,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "as random, but half of the steps on a full slot resize its block to a new \
                 random size (1..=10000 B) instead of freeing it",
@@ -88,6 +115,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Main,
         reps: None,
         full: true,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "200 000 random steps over 4096 slots with blocks of 8..=256 B",
     },
@@ -100,6 +129,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Main,
         reps: None,
         full: true,
+        fresh: false,
+        warm: None,
         unit: "pushes",
         about: "a `Vec<u32>` grown to 1 MiB by `push`, four times in a row (72 allocator \
                 calls: the time is the pushes' memory traffic, so it has no time over the \
@@ -114,6 +145,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Main,
         reps: None,
         full: true,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "50 000 steps of a small program: a `BTreeMap<String, Vec<u32>>` index \
                 that gains records and loses keys, a bounded `VecDeque<String>` log of \
@@ -128,6 +161,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Worst,
         reps: None,
         full: true,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "the bin walk at issue 12's full size: 20 000 free 1100 B chunks kept apart \
                 by live 16 B blocks, then 20 000 requests of 1200 B (none of the chunks fits), \
@@ -142,6 +177,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Worst,
         reps: None,
         full: true,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "the same with 300 B chunks and 308 B requests",
     },
@@ -154,6 +191,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Worst,
         reps: None,
         full: true,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "narrow-band churn: 40 000 live blocks of 1000..=1200 B, then 20 000 times one \
                 picked at random is freed and replaced by a new one",
@@ -167,6 +206,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Worst,
         reps: None,
         full: true,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "1000 byte buffers of 8 B grown in turn by `realloc`, +8 B a step, 64 rounds \
                 (to 520 B)",
@@ -180,6 +221,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Worst,
         reps: None,
         full: true,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "two byte buffers grown in turn by `realloc`, +64 B a step, 2000 steps each \
                 (to 125 KiB)",
@@ -193,6 +236,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Memory,
         reps: None,
         full: false,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "(a) a growing block with small blocks pinned between its steps: 3000 times, \
                 allocate a block 1000 B larger than the current one, free the current one, \
@@ -207,6 +252,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Memory,
         reps: None,
         full: false,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "(a) with page-sized steps: 1000 times +4096 B, 64 B kept after each step",
     },
@@ -219,6 +266,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Memory,
         reps: None,
         full: false,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "(a) with small steps: 4000 times +64 B, 8 B kept after each step",
     },
@@ -231,6 +280,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Memory,
         reps: None,
         full: true,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "(b) a buffer doubling from 16 B to 8 MiB: each step allocates a block twice \
                 the size, frees the old one, and allocates 64 B that stay live",
@@ -244,6 +295,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Memory,
         reps: None,
         full: true,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "(b) through `realloc`, as a `Vec` grows: 16 B doubled to 8 MiB, 64 B kept \
                 after each step",
@@ -257,6 +310,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Memory,
         reps: None,
         full: false,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "(c) a temporary buffer with a small long-lived block: 1000 times, allocate a \
                 buffer of 0.5..=1.5 MiB, then 32 B that stay live, then free the buffer",
@@ -270,6 +325,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Memory,
         reps: None,
         full: true,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "(c) with small buffers: 20 000 times a buffer of 8..=24 KiB, 16 B kept",
     },
@@ -282,6 +339,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Memory,
         reps: None,
         full: false,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "(c) with huge buffers: 2000 times a buffer of 64..=192 MiB, 32 B kept: an \
                 allocator that strands the freed buffers reaches the 4 GiB end of wasm32 \
@@ -296,6 +355,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Memory,
         reps: None,
         full: false,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "(d) a buffer grown by `realloc`, +1000 B at a time, 4000 times, with 16 B \
                 allocated and kept after each step",
@@ -309,6 +370,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Memory,
         reps: None,
         full: false,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "(d) with small steps: +64 B, 5000 times, 16 B kept after each step (a string \
                 built while small objects are made)",
@@ -322,6 +385,8 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Memory,
         reps: None,
         full: false,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "(e) a scratch buffer whose size creeps up between uses: 2000 times allocate, \
                 touch and free a buffer of 64 KiB + 65 KiB per earlier use (to 127 MiB); each \
@@ -337,11 +402,58 @@ pub const WORKLOADS: &[Workload] = &[
         group: Group::Memory,
         reps: None,
         full: false,
+        fresh: false,
+        warm: None,
         unit: CALLS,
         about: "(e) with steps of a quarter page: 2000 uses from 16 B, +16 KiB per use (to \
                 31 MiB); exact-shortfall growth calls `memory.grow` every fourth use",
     },
+    Workload {
+        name: "zeroed",
+        export: "bench_zeroed",
+        seed: 30,
+        n: 64,
+        args: &[64 * 1024, 4 << 20],
+        group: Group::Zeroed,
+        reps: None,
+        full: true,
+        fresh: true,
+        warm: None,
+        unit: CALLS,
+        about: "first touch: on a brand-new instance (each timed call on its own), zeroed \
+                blocks (`std::alloc::alloc_zeroed`, as `vec![0u8; n]` asks) of 64 KiB..=4 MiB, \
+                8-aligned, until 64 MiB are live, then all freed: memory fresh from \
+                `memory.grow`, already zero. As everywhere, the timed call reads and writes \
+                only the first byte of each block: the figure is what handing out zeroed \
+                memory costs, not what using it does (a program that then writes every byte \
+                takes the page faults that a clearing allocator's `memset` took: see \
+                EXPERIMENTS.md)",
+    },
+    Workload {
+        name: "zeroed-reuse",
+        export: "bench_zeroed",
+        seed: 30,
+        n: 64,
+        args: &[64 * 1024, 4 << 20],
+        group: Group::Zeroed,
+        reps: None,
+        full: true,
+        fresh: false,
+        warm: Some(Warm { seed: 31 }),
+        unit: CALLS,
+        about: "verified, not timed: the same on an instance whose memory was used and \
+                freed before (a run with another seed first writes every byte of every block), \
+                so that every block must be cleared; checked on every bench module, byte by \
+                byte",
+    },
 ];
+
+/// How a workload is run on memory used and freed before.
+pub struct Warm {
+    /// The verification run first runs the workload once with this seed,
+    /// every byte written.
+    pub seed: u32,
+}
 
 /// The timing of one allocator on one workload.
 pub struct Timing {
@@ -525,16 +637,20 @@ pub fn run(
         .map(|w| {
             let args: Vec<String> = w.args.iter().map(|a| a.to_string()).collect();
             let reps = w.reps.map_or(String::new(), |r| format!(", \"reps\": {r}"));
+            let warm =
+                w.warm.as_ref().map_or(String::new(), |w| format!(", \"warm_seed\": {}", w.seed));
             format!(
                 "{{\"name\": {}, \"export\": {}, \"seed\": {}, \"n\": {}, \"args\": [{}], \
-                 \"timed\": {}, \"full\": {}{reps}}}",
+                 \"timed\": {}, \"everywhere\": {}, \"full\": {}, \"fresh\": {}{reps}{warm}}}",
                 json_str(w.name),
                 json_str(w.export),
                 w.seed,
                 w.n,
                 args.join(", "),
                 w.timed(),
+                w.verified_everywhere(),
                 w.full,
+                w.fresh,
             )
         })
         .collect();
@@ -573,7 +689,7 @@ pub fn run(
     };
     let config = format!(
         "{{\"rounds\": {}, \"reps\": {}, \"cap_us\": {}, \"batch_us\": {}, \"limit_ms\": {}, \
-         \"program_limit_ms\": {},\n\
+         \"program_limit_ms\": {}, \"fresh_pause_ms\": {FRESH_PAUSE_MS},\n\
          \"allocators\": [\n{}\n],\n\"workloads\": [\n{}\n]{programs_config}}}\n",
         plan.rounds,
         plan.reps,

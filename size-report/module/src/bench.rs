@@ -11,7 +11,7 @@
 
 use crate::counting::CALLS;
 use crate::workloads::{self, Churn};
-use crate::{adverse, workloads::E_LAYOUT};
+use crate::{adverse, workloads::E_LAYOUT, zeroed};
 use std::sync::atomic::Ordering::Relaxed;
 
 fn code(r: Result<u32, i32>) -> i32 {
@@ -137,4 +137,14 @@ pub extern "C" fn bench_temp(seed: u32, n: u32, full: u32, lo: u32, hi: u32, sma
 #[export_name = "bench_creep"]
 pub extern "C" fn bench_creep(seed: u32, n: u32, full: u32, start: u32, step: u32) -> i32 {
     counted(|| adverse::creep(seed, n as usize, full != 0, arg(start)?, arg(step)?))
+}
+
+/// Zeroed blocks (`alloc_zeroed`) of `lo..=hi` bytes until `n` MiB are
+/// live, each checked to read zero, then all freed.
+#[export_name = "bench_zeroed"]
+pub extern "C" fn bench_zeroed(seed: u32, n: u32, full: u32, lo: u32, hi: u32) -> i32 {
+    counted(|| {
+        let total = arg(n)?.checked_mul(1 << 20).ok_or(E_LAYOUT)?;
+        zeroed::zeroed(seed, full != 0, total, arg(lo)?, arg(hi)?)
+    })
 }

@@ -14,6 +14,11 @@
 //! from its list, else grows or shrinks in place the block that ends at
 //! the bump pointer, else bumps a new block, and copies.
 //!
+//! `alloc_zeroed` clears only what was handed out before: memory at or
+//! above the highest the bump pointer has been is as `memory.grow` gave it,
+//! zero (the floor of the zeroed workloads is no `memset` at all on fresh
+//! memory).
+//!
 //! Measured alternatives (EXPERIMENTS.md): a plain bump allocator touches
 //! fresh memory on every request, and exact size classes spread blocks over
 //! tens of MiB; both were slower than real allocators, which a floor must
@@ -35,6 +40,9 @@ const CLASSES: usize = 32;
 struct State {
     top: usize,
     end: usize,
+    /// The highest `top` has been: no block ever reached above it, so the
+    /// memory from here to `end` is still zero.
+    high: usize,
     /// The head of each class's free list (0: empty); a free block's first
     /// word links the next.
     free: [usize; CLASSES],
@@ -48,7 +56,7 @@ unsafe impl Sync for Floor {}
 
 impl Floor {
     pub const fn new() -> Floor {
-        Floor(UnsafeCell::new(State { top: 0, end: 0, free: [0; CLASSES] }))
+        Floor(UnsafeCell::new(State { top: 0, end: 0, high: 0, free: [0; CLASSES] }))
     }
 }
 
@@ -85,6 +93,7 @@ impl State {
             let start = (self.top + (cap - 1)) & !(cap - 1);
             if let Some(top) = start.checked_add(cap).filter(|&t| t <= self.end) {
                 self.top = top;
+                self.high = self.high.max(top);
                 return start as *mut u8;
             }
             // After a successful growth the block fits: at most two passes.
@@ -114,6 +123,26 @@ impl State {
         } else {
             p
         }
+    }
+
+    /// As `alloc`, the block zeroed: a listed block all of it, a bumped one
+    /// only below `high` as it was (above it nothing was ever written).
+    fn alloc_zeroed(&mut self, layout: Layout) -> *mut u8 {
+        let (c, cap) = class(layout.size(), layout.align());
+        let mut p = self.pop(c);
+        let mut dirty = layout.size();
+        if p.is_null() {
+            let high = self.high;
+            p = self.bump(cap);
+            // (A growth that was not contiguous leaves the block above
+            // `high`: all of it fresh.)
+            dirty = high.saturating_sub(p as usize).min(dirty);
+        }
+        if !p.is_null() {
+            // SAFETY: the block holds `layout.size() >= dirty` bytes.
+            unsafe { ptr::write_bytes(p, 0, dirty) };
+        }
+        p
     }
 
     #[inline(always)]
@@ -147,6 +176,7 @@ impl State {
             // bump pointer.)
             if self.top == start + old_cap && new_top <= self.end {
                 self.top = new_top;
+                self.high = self.high.max(new_top);
                 return p;
             }
         }
@@ -171,6 +201,10 @@ unsafe impl GlobalAlloc for Floor {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: one thread, no reentry (see `Sync`).
         unsafe { (*self.0.get()).alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as above.
+        unsafe { (*self.0.get()).alloc_zeroed(layout) }
     }
     #[inline(always)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {

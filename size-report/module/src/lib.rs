@@ -55,3 +55,5 @@ mod programs;
 mod adverse;
 #[cfg(all(target_arch = "wasm32", feature = "mod-bench"))]
 mod bench;
+#[cfg(all(target_arch = "wasm32", feature = "mod-bench"))]
+mod zeroed;

@@ -3,7 +3,8 @@
 //! Each returns `Ok(count)` or `Err(code)`: [`E_CONTENT`] when a block's
 //! contents changed while it was live (or a copy lost bytes), [`E_NULL`] when
 //! the allocator failed a request that fits easily in 4 GiB, [`E_ALIGN`] when
-//! a pointer lacks the requested alignment.
+//! a pointer lacks the requested alignment, [`E_ZERO`] when a block from
+//! `alloc_zeroed` did not read zero.
 //!
 //! With `full`, every byte of every block is written and verified; without,
 //! only a block's first byte is (a light touch: the allocator has just
@@ -27,6 +28,8 @@ pub const E_NULL: i32 = -2;
 pub const E_ALIGN: i32 = -3;
 /// An impossible layout was requested (a bug in the workload itself).
 pub const E_LAYOUT: i32 = -4;
+/// A block from `alloc_zeroed` did not read zero.
+pub const E_ZERO: i32 = -5;
 
 /// SplitMix64: small, fast and good enough to drive workloads.
 pub struct Rng(u64);

@@ -38,7 +38,7 @@ macro_rules! ensure_eq {
 }
 
 /// How many heaps the checker can follow.
-const MAX_HEAPS: usize = 64;
+const MAX_HEAPS: usize = 256;
 
 /// The heaps of a `Talc`, as the checker knows them.
 pub(crate) struct HeapList {

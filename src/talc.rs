@@ -246,20 +246,18 @@ impl<O: OomHandler> Talc<O> {
         let size = layout.size().max(MIN_PAYLOAD);
         let need = align_up_word(size + WORD);
         let align = layout.align();
-        // Bins at or above the request's own: every chunk in a higher bin
-        // fits a word-aligned request, so the scan rarely goes past one node.
-        // Past a word's alignment, a chunk of `need + align - WORD` bytes
-        // always fits: the search starts from that size's bin, which skips
-        // chunks that are big enough but would not fit once aligned...
-        let sure = bin_of(if align > WORD { need + (align - WORD) } else { need });
-        // ...and only after them does it look at the bins between, where a
-        // chunk fits if its payload happens to land aligned. (For a word-
-        // aligned request there are none.)
+        // Bins at or above the request's own, upward: every chunk in a
+        // higher bin fits a word-aligned request, so the scan rarely goes
+        // past one chunk. Past a word's alignment a chunk in a bin between
+        // fits if its payload lands aligned (a chunk of `need + align -
+        // WORD` bytes always does): those bins come first, each looked at
+        // a few chunks deep, so blocks of an aligned layout reuse their
+        // holes; the heap's free top, the last bin, comes last.
         let bins = u64::MAX << bin_of(need);
         let mut looks = LOOKS;
         loop {
             // SAFETY: the heaps are valid by this function's contract.
-            if let Some(ptr) = unsafe { self.take(bins, sure, size, align, looks) } {
+            if let Some(ptr) = unsafe { self.take(bins, size, align, looks) } {
                 return Some(ptr);
             }
             if looks != LOOKS {
@@ -300,10 +298,9 @@ impl<O: OomHandler> Talc<O> {
         Ok(ptr)
     }
 
-    /// Finds a free chunk that fits in the bins of `mask` and carves the
-    /// allocation out of it, looking at no more than `looks` chunks of each
-    /// bin. The bins are searched from `first` up, then from the lowest in
-    /// `mask` up to `first`.
+    /// Finds a free chunk that fits in the bins of `mask`, lowest first, and
+    /// carves the allocation out of it, looking at no more than `looks`
+    /// chunks of each bin.
     ///
     /// # Safety
     /// The heaps must be valid; `size >= MIN_PAYLOAD`.
@@ -311,15 +308,13 @@ impl<O: OomHandler> Talc<O> {
     unsafe fn take(
         &mut self,
         mask: u64,
-        first: usize,
         size: usize,
         align: usize,
         looks: usize,
     ) -> Option<NonNull<u8>> {
-        // Rotated so that bit 0 is bin `first`: one scan gives that order.
-        let mut bins = (self.avail & mask).rotate_right(first as u32);
+        let mut bins = self.avail & mask;
         while bins != 0 {
-            let bin = (bins.trailing_zeros() as usize + first) % BIN_COUNT;
+            let bin = bins.trailing_zeros() as usize;
             // SAFETY: a set bit means the bins exist and the list is valid.
             let mut node = unsafe { *self.bins.add(bin) };
             if node.is_null() {

@@ -72,7 +72,7 @@ const META: usize = 65 * WORD;
 /// and the smallest other heap.
 const ARENA_MIN: usize = META + 4 * WORD;
 const HEAP_MIN: usize = 4 * WORD;
-/// Stays below the 64 heaps that the `checks` feature can follow: no event
+/// Stays below the 256 heaps that the `checks` feature can follow: no event
 /// that may start new heaps happens past this many.
 const MAX_HEAPS: usize = 48;
 /// Sizes of the simulated memory, in pages.

@@ -13,9 +13,10 @@
 //! at least `lower_bound(b)` words, so every chunk in a bin above `bin_of(n)`
 //! is bigger than `n` words: a request looks at a few chunks of its own bin,
 //! then takes the first chunk of the next non-empty bin, found with one
-//! `trailing_zeros` on the bitmap. (A request aligned past a word starts from
-//! the bin of its size plus that alignment, where every chunk fits it: see
-//! `Talc::take`.)
+//! `trailing_zeros` on the bitmap. (For a request aligned past a word, a
+//! chunk fits if its payload lands aligned, and surely from its size plus
+//! that alignment on: the bins up to there are looked at a few chunks deep
+//! too; see `Talc::search`.)
 //!
 //! One more bin, [`TOP_BIN`], above all of them, holds the free chunk on top
 //! of the last heap: the one that growth extends. Being last in the bitmap,

@@ -10,7 +10,7 @@ use core::alloc::{GlobalAlloc, Layout};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::Arena;
-use talcum::{ErrOnOom, Span, Talc, Talck, TalckSingleThreaded};
+use talcum::{ErrOnOom, Talc, Talck, TalckSingleThreaded};
 
 type SpinTalck = Talck<spin::Mutex<()>, ErrOnOom>;
 
@@ -21,27 +21,27 @@ fn quiet<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// Claims heaps of four words from `arena` until `checks` refuses the 257th
-/// heap (a legitimate call sequence: the heaps are valid and disjoint).
-fn claim_too_many_heaps<O: talcum::OomHandler>(talc: &mut Talc<O>, arena: Span) {
-    let base = arena.base();
-    for i in 0..257 {
-        // SAFETY: disjoint 32-byte pieces of an arena that serves `talc` only
-        // and outlives it.
-        let piece = Span::from_base_size(base.wrapping_add(i * 64), 32);
-        let _ = unsafe { talc.claim(piece) };
+/// Frees a block twice: `checks` finds the fault before it touches anything
+/// and panics, raising the fault flag its `Talc` points at.
+fn double_free<O: talcum::OomHandler>(talc: &mut Talc<O>) {
+    let l = Layout::from_size_align(32, 8).unwrap();
+    // SAFETY: the heap is valid; the second free is the fault that `checks`
+    // catches before it reads or writes the block.
+    unsafe {
+        let p = talc.malloc(l).unwrap();
+        talc.free(p, l);
+        talc.free(p, l);
     }
 }
 
 /// `Talck::into_inner` clears the `Talc`'s fault pointer: a fault found later
-/// in that `Talc` (here a legitimate one: a 257th heap) must not store into
+/// in that `Talc` (here a double free, caught) must not store into
 /// wherever the consumed `Talck` used to be (here a `Vec` slot now holding
 /// another `Talck`, whose allocations would then come from the reserve).
 #[test]
 fn into_inner_leaves_a_stale_fault_pointer() {
     let mut arena0 = Arena::new(1 << 16);
     let mut arena1 = Arena::new(1 << 16);
-    let mut heaps = Arena::new(257 * 64);
     let mut v: Vec<SpinTalck> = Vec::new();
     v.push(Talc::new(ErrOnOom).lock());
     v.push(Talc::new(ErrOnOom).lock());
@@ -52,10 +52,9 @@ fn into_inner_leaves_a_stale_fault_pointer() {
     }
     // The first `Talck` leaves the vector; the second moves into its slot.
     let mut talc = v.remove(0).into_inner();
-    let heaps = heaps.span();
-    let r = quiet(|| catch_unwind(AssertUnwindSafe(|| claim_too_many_heaps(&mut talc, heaps))));
+    let r = quiet(|| catch_unwind(AssertUnwindSafe(|| double_free(&mut talc))));
     let _ = std::panic::take_hook();
-    assert!(r.is_err(), "checks refuses the 257th heap");
+    assert!(r.is_err(), "checks catches the double free");
     let l = Layout::new::<[u64; 4]>();
     // SAFETY: a fresh block (leaked).
     let q = unsafe { v[0].alloc(l) };
@@ -78,16 +77,14 @@ fn unbox<T>(b: Box<T>) -> T {
 #[cfg_attr(not(miri), ignore = "the write goes to freed memory silently; run under Miri")]
 fn into_inner_from_a_box_leaves_a_dangling_fault_pointer() {
     let mut arena = Arena::new(1 << 12);
-    let mut heaps = Arena::new(257 * 64);
     let boxed: Box<SpinTalck> = Box::new(Talc::new(ErrOnOom).lock());
     // SAFETY: the arena serves this allocator only and outlives it.
     unsafe { boxed.lock().init(arena.span()).unwrap() };
     // The box is freed when `unbox` returns.
     let mut talc = unbox(boxed).into_inner();
-    let heaps = heaps.span();
-    let r = quiet(|| catch_unwind(AssertUnwindSafe(|| claim_too_many_heaps(&mut talc, heaps))));
+    let r = quiet(|| catch_unwind(AssertUnwindSafe(|| double_free(&mut talc))));
     let _ = std::panic::take_hook();
-    assert!(r.is_err(), "checks refuses the 257th heap");
+    assert!(r.is_err(), "checks catches the double free");
 }
 
 /// `TalckSingleThreaded::talc()` hands out the `Talc` without a `Reporting`

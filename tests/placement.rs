@@ -12,6 +12,8 @@ use common::sim::SimMemory;
 use common::{Arena, MIRI};
 use talcum::{ErrOnOom, Talc, WasmHandler, WASM_PAGE_SIZE as PAGE};
 
+const WORD: usize = core::mem::size_of::<usize>();
+
 fn layout(size: usize) -> Layout {
     Layout::from_size_align(size, 8).unwrap()
 }
@@ -108,8 +110,14 @@ fn deep_fit(
         malloc(talc, 16);
         p
     });
+    // One block takes the whole free top (from its base, past the tag, to
+    // the sentinel), so that it cannot serve the request.
+    let heap = talc.get_arena();
+    // SAFETY: the arena is `talc`'s only heap, as last returned.
+    let top = unsafe { talc.get_allocated_span(heap) }.acme().addr();
+    let rest = Layout::from_size_align(heap.acme().addr() - WORD - (top + WORD), WORD).unwrap();
     // SAFETY: the arena outlives `talc`.
-    while unsafe { talc.malloc(layout(16)) }.is_ok() {}
+    unsafe { talc.malloc(rest) }.expect("the block fits the free top");
     // The fitting chunk first, so that it ends up behind the others (a bin
     // is a stack).
     free(talc, deep, 1250);

@@ -500,8 +500,8 @@ impl<O: OomHandler> Talc<O> {
             let tag = *tag_ptr;
             let acme = tag_ptr.cast::<u8>().with_addr(tag::acme(tag));
             // How far the chunk can reach: its own end, or the free chunk's above.
-            let above_free = !tag::is_allocated(*acme.cast::<usize>());
-            let above_size = if above_free { list::size_of(acme) } else { 0 };
+            let above_size = Self::free_above(acme);
+            let above_free = above_size != 0;
             let reach = acme.add(above_size);
             // The room is a multiple of a word, so a size within it stays
             // within it when rounded up to a word: nothing can overflow.
@@ -663,12 +663,25 @@ impl<O: OomHandler> Talc<O> {
         // SAFETY: `ptr` is live: its tag, and the chunk above, are valid.
         unsafe {
             let acme = tag::acme(*Self::tag_of(ptr));
-            let above = heap_ptr::<u8>(acme);
-            let mut reach = acme;
-            if !tag::is_allocated(*above.cast::<usize>()) {
-                reach += list::size_of(above);
-            }
+            let reach = acme + Self::free_above(heap_ptr(acme));
             (reach + WORD == self.last_top.addr()).then(|| acme - ptr.as_ptr().addr())
+        }
+    }
+
+    /// The size of the free chunk that starts at `acme`, or 0 when the chunk
+    /// there is allocated (a free chunk is never empty).
+    ///
+    /// # Safety
+    /// A chunk of this `Talc` must start at `acme`.
+    #[inline]
+    unsafe fn free_above(acme: *mut u8) -> usize {
+        // SAFETY: a chunk starts at `acme`: a tag, or a free chunk's node.
+        unsafe {
+            if tag::is_allocated(*acme.cast::<usize>()) {
+                0
+            } else {
+                list::size_of(acme)
+            }
         }
     }
 

@@ -72,6 +72,7 @@ mod span;
 mod tag;
 mod talc;
 mod talck;
+pub mod tiny;
 mod wasm;
 
 #[cfg(feature = "counters")]

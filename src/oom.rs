@@ -36,6 +36,16 @@ use crate::{Span, Talc};
 pub unsafe trait OomHandler: Sized {
     /// Adds memory to `talc` for `layout`, or fails.
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()>;
+
+    /// Whether the memory that [`handle_oom`](OomHandler::handle_oom) adds
+    /// next would extend the heap that ends at `acme` (the last heap). A
+    /// `realloc` of a block at the top of that heap then asks the handler
+    /// for only what the block lacks, and grows in place; when `false` (the
+    /// default), it moves the block to memory added for its whole size.
+    fn extends_heap_at(&self, acme: *mut u8) -> bool {
+        let _ = acme;
+        false
+    }
 }
 
 /// Fails every allocation that does not fit the memory already given.

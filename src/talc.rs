@@ -631,7 +631,7 @@ impl<O: OomHandler> Talc<O> {
                     break new;
                 }
                 match self.room_at_last_top(ptr) {
-                    Some(own) if !tried_top => {
+                    Some(own) if !tried_top && self.oom_handler.extends_heap_at(self.last_top) => {
                         tried_top = true;
                         // What the block lacks above its own chunk (the free
                         // top counts), but at least half its new size, as the

@@ -84,16 +84,17 @@ pub unsafe trait LinearMemory {
 /// so a small program may never grow memory at all. `TalckWasm` uses it.
 #[derive(Debug, Default)]
 pub struct WasmMemory {
-    /// Whether [`take_initial`](LinearMemory::take_initial) may still hand
-    /// over the initial memory.
+    /// Whether [`take_initial`](LinearMemory::take_initial) may no longer
+    /// hand over the initial memory (false when it may: a global allocator
+    /// then stays all zeros, in `.bss`, not in a data segment).
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    initial: bool,
+    no_initial: bool,
 }
 
 impl WasmMemory {
     /// The memory, grown as needed; the initial memory is left alone.
     pub const fn new() -> Self {
-        Self { initial: false }
+        Self { no_initial: true }
     }
 
     /// The memory, with the initial memory from `__heap_base` to
@@ -106,7 +107,7 @@ impl WasmMemory {
     /// the same memory when first called directly; with talcum as the
     /// global allocator std itself never calls it.)
     pub const unsafe fn with_initial_memory() -> Self {
-        Self { initial: true }
+        Self { no_initial: false }
     }
 }
 
@@ -153,7 +154,7 @@ unsafe impl LinearMemory for WasmMemory {
 
     #[inline]
     fn take_initial(&mut self) -> Option<Span> {
-        if !core::mem::take(&mut self.initial) {
+        if core::mem::replace(&mut self.no_initial, true) {
             return None;
         }
         initial_memory()
@@ -189,8 +190,8 @@ unsafe impl LinearMemory for WasmMemory {
 /// a direct `memory.grow`) grew memory in between, or the heap was truncated:
 /// the new pages become a separate heap, and pages that are not ours are
 /// never touched. When such pages were sized counting the free top they did
-/// not join, they are too small: the handler grows once more, in full, as a
-/// heap of its own (even if it happens to follow them), so a request never
+/// not join, they are too small: the handler grows once more, in full
+/// (extending them when they end where memory does), so a request never
 /// takes more than two growths.
 ///
 /// The handler keeps no state of its own beyond the memory: what it extends
@@ -262,11 +263,12 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
             }
         }
         let mut top = talc.get_last_heap_acme();
+        let mut full = false;
         loop {
             // When the last heap ends where memory does, the new pages will
             // extend it, and its free top (with the old sentinel) joins them:
             // only the rest must be grown.
-            let reused = if !top.is_null() && top.addr() == talc.oom_handler.memory.end() {
+            let reused = if !full && !top.is_null() && top.addr() == talc.oom_handler.memory.end() {
                 // SAFETY: a heap of this `Talc` ends at `top`.
                 top.addr() - unsafe { Talc::<Self>::free_top(top) }.addr()
             } else {
@@ -282,10 +284,17 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
                 return Ok(());
             }
             // Someone grew memory in between: the pages became a heap of
-            // their own, too small. Once more, in full, as a heap of its own:
-            // at most two growths, however busy the others are.
-            top = core::ptr::null_mut();
+            // their own, too small. Once more, in full (at most two
+            // growths, however busy the others are), extending that heap
+            // when nobody grew memory again.
+            full = true;
+            top = talc.get_last_heap_acme();
         }
+    }
+
+    #[inline]
+    fn extends_heap_at(&self, acme: *mut u8) -> bool {
+        acme.addr() == self.memory.end()
     }
 }
 
@@ -300,8 +309,18 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
 /// It exists only on WebAssembly without the `atomics` target feature, where
 /// there are no threads. With `atomics`, use [`Talck`](crate::Talck) over a
 /// real lock (see the crate docs).
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics"), not(feature = "tiny")))]
 pub type TalckWasm = crate::TalckSingleThreaded<WasmHandler>;
+
+/// The global allocator for single-threaded WebAssembly, feature `tiny`:
+/// the [tiny allocator](crate::tiny), with the same setup.
+///
+/// ```ignore
+/// #[global_allocator]
+/// static ALLOC: talcum::TalckWasm = unsafe { talcum::TalckWasm::new_global() };
+/// ```
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics"), feature = "tiny"))]
+pub type TalckWasm = crate::tiny::TinyWasm;
 
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 impl crate::TalckSingleThreaded<WasmHandler> {

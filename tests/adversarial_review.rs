@@ -9,12 +9,15 @@
 //!   before the top bin); passes.
 //! * `more_than_64_heaps_are_valid`: fixed (`checks` follows 256 heaps);
 //!   passes.
-//! * `foreign_pages_then_one_growth_when_the_first_region_fits`,
-//!   `the_second_growth_after_foreign_pages_joins_the_first_region`,
-//!   `realloc_at_the_top_of_a_heap_that_memory_left_behind_grows_once`:
-//!   open, `#[ignore]`d with the reason (memory grown by someone else in the
-//!   middle of our growth, or between two of ours: one growth or a few pages
-//!   too many, never a fault).
+//! * `realloc_at_the_top_of_a_heap_that_memory_left_behind_grows_once`:
+//!   fixed (the handler is asked whether its memory would extend the heap,
+//!   `OomHandler::extends_heap_at`); passes. The fuzzer found it too, after
+//!   `truncate` (seed `fuzz/seeds/oom_growth/realloc_at_top_over_aligned`).
+//! * `the_second_growth_after_foreign_pages_joins_the_first_region`: fixed
+//!   (the handler's second growth extends the first region's heap); passes.
+//! * `foreign_pages_then_one_growth_when_the_first_region_fits`: open,
+//!   `#[ignore]`d with the reason (memory grown by someone else in the
+//!   middle of our growth: one growth too many, never a fault).
 //! * `full_passes_are_not_repeated_for_every_request`: open, `#[ignore]`d:
 //!   a bin whose fitting chunks lie behind many too-small ones costs a full
 //!   walk on every request while the free top cannot serve it. It measures
@@ -129,7 +132,6 @@ fn foreign_pages_then_one_growth_when_the_first_region_fits() {
 /// them". Once the block is freed, 17 contiguous free pages cannot serve a
 /// 16-page request: memory grows again, with 24 pages free.
 #[test]
-#[ignore = "open defect: the second growth after foreign pages is not merged with the first region"]
 fn the_second_growth_after_foreign_pages_joins_the_first_region() {
     let sim = SimMemory::new(80, 1);
     let mut talc = talc(&sim);
@@ -284,7 +286,6 @@ fn over_aligned_blocks_fill_their_holes_before_the_top() {
 /// `memory.grow` calls and 12 pages, where `malloc` + copy (2b77c22) makes
 /// one call of 11 pages.
 #[test]
-#[ignore = "open defect: realloc at the top asks for growth even when memory no longer ends at the heap"]
 fn realloc_at_the_top_of_a_heap_that_memory_left_behind_grows_once() {
     let sim = SimMemory::new(64, 1);
     let mut talc = talc(&sim);

@@ -77,6 +77,18 @@ pub const VARIANTS: &[Variant] = &[
         programs: false,
     },
     Variant {
+        name: "talcum+tiny",
+        feature: "alloc-talcum-tiny",
+        setup: "`talcum::TalckWasm`, feature `tiny` (the tiny allocator)",
+        krate: Some("talcum"),
+        speed: true,
+        talcum: true,
+        gate: false,
+        sizes: true,
+        o3: true,
+        programs: true,
+    },
+    Variant {
         name: "talcum+checks",
         feature: "alloc-talcum-checks",
         setup: "`talcum::TalckWasm`, feature `checks` (debugging; not timed)",

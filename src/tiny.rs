@@ -1,0 +1,563 @@
+//! The `tiny` allocator: the smallest design that still merges, never
+//! touches foreign pages, survives the 4 GiB end and recovers after OOM.
+//!
+//! Feature `tiny` makes `TalckWasm` this allocator
+//! (`TinyWasm`, on wasm32); [`Tiny`] itself builds on every target, generic over a
+//! [`LinearMemory`], so that it is tested natively, under Miri and in the
+//! fuzzer like the full allocator.
+//!
+//! # Layout
+//!
+//! Memory is cut into chunks. Every chunk starts with a header word: its
+//! size (a multiple of two words) and two flags, `FREE` and `PREV_FREE`
+//! (the chunk below is free). A free chunk also keeps its size in its last
+//! word (the footer, read by the chunk above when it is freed) and two list
+//! links after the header. Chunks start one word past a two-word boundary,
+//! so every block (one word past its chunk) is two-word aligned.
+//!
+//! ```text
+//!  allocated:  | size|flags | payload ..................... |
+//!  free:       | size|FREE  | next | prev | ...... | size    |
+//!  region:   W | chunk | chunk | ... | chunk | sentinel (size 0, allocated)
+//! ```
+//!
+//! Each region (the initial memory, or pages from `memory.grow`) ends with a
+//! sentinel: an allocated header of size 0 that stops merging. When new
+//! pages start where the last region ends, the old sentinel becomes the
+//! header of a chunk that spans the new pages, which is then freed like any
+//! block: memory merges across growth steps. Pages that do not follow (some
+//! other code grew memory in between) become a region of their own; the
+//! pages between are never read or written.
+//!
+//! # Free lists
+//!
+//! One doubly linked list per power of two (bin `k` holds sizes in
+//! `[2^k, 2^(k+1))`) and a bitmap of the non-empty ones. An allocation
+//! takes the first chunk that fits in its own bin, else the first chunk of
+//! the next non-empty bin (which surely fits). `free` merges with both
+//! neighbours in O(1) time.
+//!
+//! The adversary: a bin full of chunks that are all slightly too small is
+//! walked in full by every request of its size class. The full allocator
+//! bounds that walk; this one spends no bytes on it.
+//!
+//! # What it drops
+//!
+//! Against the full allocator ([`Talc`](crate::Talc)): resizing in place
+//! beyond the block's own chunk (a `realloc` that does not fit moves), the
+//! zeroed-memory watermark (`alloc_zeroed` clears), counters, heap
+//! management (`claim`, `extend`, `truncate`) and the bounded search.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::cell::UnsafeCell;
+use core::ptr::null_mut;
+
+use crate::wasm::{LinearMemory, WASM_PAGE_SIZE};
+
+const WORD: usize = core::mem::size_of::<usize>();
+/// The chunk size granularity, and the blocks' natural alignment.
+const GRAIN: usize = 2 * WORD;
+/// The smallest chunk: header, two links and footer.
+const MIN_CHUNK: usize = 4 * WORD;
+const FREE: usize = 1;
+const PREV_FREE: usize = 2;
+const FLAGS: usize = GRAIN - 1;
+const BINS: usize = usize::BITS as usize;
+/// Regions the `checks` walk follows.
+#[cfg(feature = "checks")]
+const MAX_REGIONS: usize = 64;
+
+/// The tiny allocator over a [`LinearMemory`].
+pub struct Tiny<M> {
+    /// The first chunk of each bin's free list.
+    bins: [*mut u8; BINS],
+    /// Bit `k` set when bin `k` is not empty.
+    occupied: usize,
+    /// The sentinel of the region added last, or null.
+    top: *mut u8,
+    /// Where that region ends: new pages that start there extend it.
+    acme: usize,
+    memory: M,
+    #[cfg(feature = "checks")]
+    regions: [*mut u8; MAX_REGIONS],
+    #[cfg(feature = "checks")]
+    region_count: usize,
+}
+
+impl<M: core::fmt::Debug> core::fmt::Debug for Tiny<M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tiny").field("memory", &self.memory).finish_non_exhaustive()
+    }
+}
+
+// SAFETY: the pointers all point into memory that the `Tiny` owns; moving it
+// to another thread moves that ownership along.
+unsafe impl<M: Send> Send for Tiny<M> {}
+
+/// Reads the word at `p`.
+///
+/// # Safety
+/// `p` must be valid for reads of a word, and word aligned.
+#[inline(always)]
+unsafe fn get(p: *mut u8) -> usize {
+    // SAFETY: the caller's promise.
+    unsafe { *p.cast::<usize>() }
+}
+
+/// Writes the word at `p`.
+///
+/// # Safety
+/// `p` must be valid for writes of a word, and word aligned.
+#[inline(always)]
+unsafe fn set(p: *mut u8, v: usize) {
+    // SAFETY: the caller's promise.
+    unsafe { *p.cast::<usize>() = v }
+}
+
+/// The bin of a chunk size (at least `MIN_CHUNK`): its highest bit. The
+/// mask keeps indices provably in range (no bounds check in the code).
+#[inline(always)]
+fn bin_of(size: usize) -> usize {
+    (usize::BITS - 1 - size.leading_zeros()) as usize & (BINS - 1)
+}
+
+/// The chunk size that holds `size` bytes after its header.
+#[inline(always)]
+fn chunk_size(size: usize) -> usize {
+    // `size <= isize::MAX` (a `Layout`'s), so this does not overflow.
+    ((size + WORD + FLAGS) & !FLAGS).max(MIN_CHUNK)
+}
+
+/// Where the sentinel of a region that ends at `acme` goes.
+#[inline(always)]
+fn sentinel_at(acme: *mut u8) -> *mut u8 {
+    acme.wrapping_sub(acme.addr() & FLAGS).wrapping_sub(WORD)
+}
+
+impl<M: LinearMemory> Tiny<M> {
+    /// An allocator that grows `memory` when it needs to.
+    pub const fn new(memory: M) -> Self {
+        Self {
+            bins: [null_mut(); BINS],
+            occupied: 0,
+            top: null_mut(),
+            acme: 0,
+            memory,
+            #[cfg(feature = "checks")]
+            regions: [null_mut(); MAX_REGIONS],
+            #[cfg(feature = "checks")]
+            region_count: 0,
+        }
+    }
+
+    /// The memory it grows.
+    pub fn memory(&self) -> &M {
+        &self.memory
+    }
+
+    /// Links the free chunk `c` of `size` bytes into its bin.
+    ///
+    /// # Safety
+    /// `c` is a free chunk of this allocator, in no list.
+    unsafe fn link(&mut self, c: *mut u8, size: usize) {
+        let bin = bin_of(size);
+        let head = self.bins[bin];
+        // SAFETY: a free chunk has room for its links; `head` is a free chunk.
+        unsafe {
+            set(c.add(WORD), head.addr());
+            set(c.add(2 * WORD), 0);
+            if !head.is_null() {
+                set(head.add(2 * WORD), c.addr());
+            }
+        }
+        self.bins[bin] = c;
+        self.occupied |= 1 << bin;
+    }
+
+    /// Unlinks the free chunk `c` of `size` bytes from its bin.
+    ///
+    /// # Safety
+    /// `c` is a free chunk of this allocator, in its bin.
+    unsafe fn unlink(&mut self, c: *mut u8, size: usize) {
+        // SAFETY: `c` and its neighbours in the list are free chunks. The
+        // links hold addresses: pointers are remade from `c`, whose
+        // provenance covers every region (see `LinearMemory`).
+        unsafe {
+            let next = c.with_addr(get(c.add(WORD)));
+            let prev = c.with_addr(get(c.add(2 * WORD)));
+            if next.addr() != 0 {
+                set(next.add(2 * WORD), prev.addr());
+            }
+            if prev.addr() == 0 {
+                let bin = bin_of(size);
+                self.bins[bin] = if next.addr() == 0 { null_mut() } else { next };
+                if next.addr() == 0 {
+                    self.occupied &= !(1 << bin);
+                }
+            } else {
+                set(prev.add(WORD), next.addr());
+            }
+        }
+    }
+
+    /// Makes `c` a free chunk of `size` bytes and lists it.
+    ///
+    /// # Safety
+    /// `[c, c + size)` is this allocator's memory, in use by nothing; the
+    /// chunk below `c` is allocated (or `c` starts a region), a chunk
+    /// header follows it.
+    unsafe fn release(&mut self, c: *mut u8, size: usize) {
+        // SAFETY: per the contract; the footer is the chunk's last word.
+        unsafe {
+            set(c, size | FREE);
+            set(c.add(size - WORD), size);
+            let above = c.add(size);
+            set(above, get(above) | PREV_FREE);
+            self.link(c, size);
+        }
+    }
+
+    /// Frees the block at `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` was returned by this allocator's `malloc` or `realloc` and not
+    /// freed since.
+    pub unsafe fn free(&mut self, ptr: *mut u8) {
+        // SAFETY: `ptr` is a live block: its header is below it, and the
+        // header above its chunk (a chunk's or the sentinel's) is valid; a
+        // free chunk below has a footer.
+        unsafe {
+            let mut c = ptr.sub(WORD);
+            let head = get(c);
+            let mut size = head & !FLAGS;
+            let above = c.add(size);
+            let above_head = get(above);
+            if above_head & FREE != 0 {
+                self.unlink(above, above_head & !FLAGS);
+                size += above_head & !FLAGS;
+            }
+            if head & PREV_FREE != 0 {
+                let below = get(c.sub(WORD));
+                c = c.sub(below);
+                self.unlink(c, below);
+                size += below;
+            }
+            self.release(c, size);
+        }
+    }
+
+    /// A free chunk of at least `size` bytes, unlinked, or null.
+    fn find(&mut self, size: usize) -> *mut u8 {
+        let bin = bin_of(size);
+        let mut c = self.bins[bin];
+        // SAFETY: the list holds free chunks, linked by address.
+        unsafe {
+            while !c.is_null() {
+                let s = get(c) & !FLAGS;
+                if s >= size {
+                    self.unlink(c, s);
+                    return c;
+                }
+                c = c.with_addr(get(c.add(WORD)));
+            }
+            // Every chunk in a higher bin fits.
+            let higher = self.occupied & (!1 << bin);
+            if higher == 0 {
+                return null_mut();
+            }
+            c = self.bins[higher.trailing_zeros() as usize & (BINS - 1)];
+            self.unlink(c, get(c) & !FLAGS);
+        }
+        c
+    }
+
+    /// Allocates a block for `layout`, or returns null.
+    pub fn malloc(&mut self, layout: Layout) -> *mut u8 {
+        let align = layout.align();
+        let need = chunk_size(layout.size());
+        // Room to cut a chunk below the block for a large alignment.
+        let slack = if align > GRAIN { align + MIN_CHUNK } else { 0 };
+        let Some(want) = need.checked_add(slack) else { return null_mut() };
+        loop {
+            let mut c = self.find(want);
+            if c.is_null() {
+                if self.grow(want) {
+                    continue;
+                }
+                return null_mut();
+            }
+            // SAFETY: `c` is a free chunk of at least `want` bytes, unlinked.
+            unsafe {
+                let mut size = get(c) & !FLAGS;
+                let mut flags = 0;
+                if align > GRAIN {
+                    let mut below = (c.addr() + WORD).wrapping_neg() & (align - 1);
+                    if below != 0 {
+                        // A chunk below must be big enough to be free.
+                        if below < MIN_CHUNK {
+                            below += align;
+                        }
+                        self.release(c, below);
+                        c = c.add(below);
+                        size -= below;
+                        flags = PREV_FREE;
+                    }
+                }
+                if size - need >= MIN_CHUNK {
+                    set(c, need | flags);
+                    self.release(c.add(need), size - need);
+                } else {
+                    set(c, size | flags);
+                    let above = c.add(size);
+                    set(above, get(above) & !PREV_FREE);
+                }
+                return c.add(WORD);
+            }
+        }
+    }
+
+    /// Resizes the block at `ptr` to `new_size` bytes: in place when its
+    /// chunk holds them, else by moving it. Returns null, with the block
+    /// untouched, when no memory is left.
+    ///
+    /// # Safety
+    /// `ptr` is a live block of this allocator allocated with `layout`;
+    /// `new_size` rounded up to `layout.align()` is at most `isize::MAX`.
+    pub unsafe fn realloc(&mut self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: `ptr` is live: its header is below it.
+        let have = unsafe { get(ptr.sub(WORD)) } & !FLAGS;
+        if chunk_size(new_size) <= have {
+            return ptr;
+        }
+        // SAFETY: the caller's promise on the size.
+        let new =
+            self.malloc(unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) });
+        if !new.is_null() {
+            // SAFETY: both blocks are live and distinct; the old one holds
+            // `layout.size()` bytes, the new one more.
+            unsafe {
+                core::ptr::copy_nonoverlapping(ptr, new, layout.size());
+                self.free(ptr);
+            }
+        }
+        new
+    }
+
+    /// Adds memory for a free chunk of `want` bytes. Returns whether any
+    /// was added.
+    fn grow(&mut self, want: usize) -> bool {
+        // First the memory that is there already.
+        if let Some(initial) = self.memory.take_initial() {
+            if self.add_region(initial.base(), initial.acme()) {
+                return true;
+            }
+        }
+        let top = self.top;
+        let follows = !top.is_null() && self.acme == self.memory.end();
+        // The free chunk below the sentinel joins pages that follow it; it
+        // counts for at most half the request, so that a request creeping
+        // up by a little each time does not grow memory each time.
+        let mut reused = 0;
+        if follows {
+            // SAFETY: `top` is the last region's sentinel; a free chunk
+            // below it has a footer.
+            unsafe {
+                if get(top) & PREV_FREE != 0 {
+                    reused = get(top.sub(WORD)).min(want / 2);
+                }
+            }
+        }
+        // Two words for a region's ends, two for rounding at the 4 GiB end.
+        let bytes = (want - reused).saturating_add(2 * GRAIN);
+        let Some(new) = self.memory.grow(bytes.div_ceil(WASM_PAGE_SIZE)) else { return false };
+        if follows && new.base().addr() == self.acme {
+            let sentinel = sentinel_at(new.acme());
+            // SAFETY: the new pages follow the old sentinel: the chunk from
+            // it to the new sentinel is ours; freeing it merges it with a
+            // free chunk below.
+            unsafe {
+                set(sentinel, 0);
+                set(top, (sentinel.addr() - top.addr()) | (get(top) & PREV_FREE));
+                self.free(top.add(WORD));
+            }
+            self.top = sentinel;
+            self.acme = new.acme().addr();
+            true
+        } else {
+            self.add_region(new.base(), new.acme())
+        }
+    }
+
+    /// Makes `[base, acme)` a region with one free chunk. Returns false,
+    /// using none of it, when it is too small.
+    fn add_region(&mut self, base: *mut u8, acme: *mut u8) -> bool {
+        let first = base.wrapping_add(base.addr().wrapping_neg() & FLAGS).wrapping_add(WORD);
+        let sentinel = sentinel_at(acme);
+        if sentinel.addr() > acme.addr()
+            || sentinel.addr() < first.addr()
+            || sentinel.addr() - first.addr() < MIN_CHUNK
+        {
+            return false;
+        }
+        // SAFETY: the region is ours alone (`LinearMemory`'s contract), and
+        // holds the first chunk and the sentinel.
+        unsafe {
+            set(sentinel, 0);
+            set(first, sentinel.addr() - first.addr());
+            self.free(first.add(WORD));
+        }
+        #[cfg(feature = "checks")]
+        if self.region_count < MAX_REGIONS {
+            self.regions[self.region_count] = first;
+            self.region_count += 1;
+        }
+        self.top = sentinel;
+        self.acme = acme.addr();
+        true
+    }
+}
+
+/// What the walk found in a [`Tiny`]'s heap ([`Tiny::check`]).
+#[cfg(feature = "checks")]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TinyCheck {
+    /// Regions walked.
+    pub regions: usize,
+    /// Allocated chunks.
+    pub allocated: usize,
+    /// Free chunks.
+    pub free: usize,
+    /// Bytes in free chunks.
+    pub free_bytes: usize,
+    /// The largest free chunk's size.
+    pub largest_free: usize,
+}
+
+#[cfg(feature = "checks")]
+impl<M: LinearMemory> Tiny<M> {
+    /// Walks every region (the first 64) and every free list, and panics
+    /// if anything is inconsistent: a size off the grain, a free chunk
+    /// without its footer or next to another free chunk, a `PREV_FREE` flag
+    /// that lies, a list that is not the free chunks of its bin, a bitmap
+    /// bit that lies. Returns what it found.
+    pub fn check(&self) -> TinyCheck {
+        let mut found = TinyCheck { regions: self.region_count, ..TinyCheck::default() };
+        // SAFETY: the walk follows headers from each region's first chunk to
+        // its sentinel; the links hold free chunks' addresses.
+        unsafe {
+            for &first in &self.regions[..self.region_count] {
+                let mut c = first;
+                let mut below_free = false;
+                loop {
+                    let head = get(c);
+                    let size = head & !FLAGS;
+                    assert_eq!(head & PREV_FREE != 0, below_free, "PREV_FREE lies at {c:p}");
+                    if size == 0 {
+                        assert_eq!(head & FREE, 0, "a free sentinel at {c:p}");
+                        break;
+                    }
+                    assert!(size >= MIN_CHUNK && size % GRAIN == 0, "size {size} at {c:p}");
+                    let free = head & FREE != 0;
+                    if free {
+                        assert!(!below_free, "two free chunks in a row at {c:p}");
+                        assert_eq!(get(c.add(size - WORD)), size, "footer of {c:p}");
+                        found.free += 1;
+                        found.free_bytes += size;
+                        found.largest_free = found.largest_free.max(size);
+                    } else {
+                        found.allocated += 1;
+                    }
+                    below_free = free;
+                    c = c.add(size);
+                }
+            }
+            let mut listed = 0;
+            for (bin, &head) in self.bins.iter().enumerate() {
+                assert_eq!(self.occupied >> bin & 1 == 1, !head.is_null(), "bitmap bit {bin}");
+                let mut prev = 0;
+                let mut c = head;
+                while !c.is_null() {
+                    let head = get(c);
+                    assert_ne!(head & FREE, 0, "allocated chunk {c:p} in bin {bin}");
+                    assert_eq!(bin_of(head & !FLAGS), bin, "chunk {c:p} in the wrong bin");
+                    assert_eq!(get(c.add(2 * WORD)), prev, "back link of {c:p}");
+                    prev = c.addr();
+                    listed += 1;
+                    c = c.with_addr(get(c.add(WORD)));
+                }
+            }
+            if self.region_count < MAX_REGIONS {
+                assert_eq!(listed, found.free, "listed free chunks against walked ones");
+            }
+        }
+        found
+    }
+}
+
+/// A [`Tiny`] as a global allocator for a single thread.
+pub struct TinyGlobal<M>(UnsafeCell<Tiny<M>>);
+
+impl<M: LinearMemory> TinyGlobal<M> {
+    /// The allocator over `memory`.
+    ///
+    /// # Safety
+    /// It must be used from one thread only: it has no lock.
+    pub const unsafe fn new(memory: M) -> Self {
+        Self(UnsafeCell::new(Tiny::new(memory)))
+    }
+
+    /// The allocator inside.
+    ///
+    /// # Safety
+    /// No other reference to it may be live (one thread, not from inside a
+    /// call to it).
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn tiny(&self) -> &mut Tiny<M> {
+        // SAFETY: the caller's promise.
+        unsafe { &mut *self.0.get() }
+    }
+}
+
+// SAFETY: `new`'s contract: one thread only.
+unsafe impl<M: Send> Sync for TinyGlobal<M> {}
+
+// SAFETY: blocks come from `Tiny::malloc`, which honours the layout; the
+// single-thread contract of `new` makes each call exclusive.
+unsafe impl<M: LinearMemory> GlobalAlloc for TinyGlobal<M> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: one thread, calls do not nest.
+        unsafe { self.tiny() }.malloc(layout)
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, _: Layout) {
+        // SAFETY: `ptr` is live (`GlobalAlloc`'s contract); one thread.
+        unsafe { self.tiny().free(ptr) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: `GlobalAlloc::realloc`'s contract is `Tiny::realloc`'s.
+        unsafe { self.tiny().realloc(ptr, layout, new_size) }
+    }
+}
+
+/// The tiny global allocator for single-threaded WebAssembly: what
+/// [`TalckWasm`](crate::TalckWasm) is with feature `tiny`.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+pub type TinyWasm = TinyGlobal<crate::WasmMemory>;
+
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+impl TinyGlobal<crate::WasmMemory> {
+    /// The global allocator, to put in a `static`.
+    ///
+    /// # Safety
+    /// As [`TalckWasm::new_global`](crate::TalckSingleThreaded::new_global):
+    /// make it the program's `#[global_allocator]`, one per program.
+    pub const unsafe fn new_global() -> Self {
+        // SAFETY: single-threaded target; the initial memory is ours alone,
+        // per this function's contract.
+        unsafe { Self::new(crate::WasmMemory::with_initial_memory()) }
+    }
+}

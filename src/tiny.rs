@@ -46,7 +46,9 @@
 //! Against the full allocator ([`Talc`](crate::Talc)): resizing in place
 //! beyond the block's own chunk (a `realloc` that does not fit moves), the
 //! zeroed-memory watermark (`alloc_zeroed` clears), counters, heap
-//! management (`claim`, `extend`, `truncate`) and the bounded search.
+//! management (`claim`, `extend`, `truncate`), the bounded search, and the
+//! initial memory (`__heap_base..__heap_end` stays unused: taking it costs
+//! about 100 bytes).
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
@@ -63,16 +65,17 @@ const FREE: usize = 1;
 const PREV_FREE: usize = 2;
 const FLAGS: usize = GRAIN - 1;
 const BINS: usize = usize::BITS as usize;
+/// The bins' list heads, at the start of the first region.
+const META: usize = BINS * 2 * WORD;
 /// Regions the `checks` walk follows.
 #[cfg(feature = "checks")]
 const MAX_REGIONS: usize = 64;
 
 /// The tiny allocator over a [`LinearMemory`].
 pub struct Tiny<M> {
-    /// The first chunk of each bin's free list.
-    bins: [*mut u8; BINS],
-    /// Bit `k` set when bin `k` is not empty.
-    occupied: usize,
+    /// The bins' list heads (two words each, in the first region), or null
+    /// before the first region.
+    heads: *mut u8,
     /// The sentinel of the region added last, or null.
     top: *mut u8,
     /// Where that region ends: new pages that start there extend it.
@@ -114,6 +117,29 @@ unsafe fn set(p: *mut u8, v: usize) {
     unsafe { *p.cast::<usize>() = v }
 }
 
+/// The list neighbour of the free chunk (or list head) `c`: `NEXT` or `PREV`.
+///
+/// # Safety
+/// `c` must be a free chunk or a list head.
+#[inline(always)]
+unsafe fn link_of(c: *mut u8, which: usize) -> *mut u8 {
+    // SAFETY: the caller's promise: links are pointers, with provenance.
+    unsafe { *c.add(which).cast::<*mut u8>() }
+}
+
+/// Sets a list neighbour of `c`.
+///
+/// # Safety
+/// As [`link_of`].
+#[inline(always)]
+unsafe fn set_link(c: *mut u8, which: usize, to: *mut u8) {
+    // SAFETY: the caller's promise.
+    unsafe { *c.add(which).cast::<*mut u8>() = to }
+}
+
+const NEXT: usize = WORD;
+const PREV: usize = 2 * WORD;
+
 /// The bin of a chunk size (at least `MIN_CHUNK`): its highest bit. The
 /// mask keeps indices provably in range (no bounds check in the code).
 #[inline(always)]
@@ -138,8 +164,7 @@ impl<M: LinearMemory> Tiny<M> {
     /// An allocator that grows `memory` when it needs to.
     pub const fn new(memory: M) -> Self {
         Self {
-            bins: [null_mut(); BINS],
-            occupied: 0,
+            heads: null_mut(),
             top: null_mut(),
             acme: 0,
             memory,
@@ -155,48 +180,25 @@ impl<M: LinearMemory> Tiny<M> {
         &self.memory
     }
 
-    /// Links the free chunk `c` of `size` bytes into its bin.
-    ///
-    /// # Safety
-    /// `c` is a free chunk of this allocator, in no list.
-    unsafe fn link(&mut self, c: *mut u8, size: usize) {
-        let bin = bin_of(size);
-        let head = self.bins[bin];
-        // SAFETY: a free chunk has room for its links; `head` is a free chunk.
-        unsafe {
-            set(c.add(WORD), head.addr());
-            set(c.add(2 * WORD), 0);
-            if !head.is_null() {
-                set(head.add(2 * WORD), c.addr());
-            }
-        }
-        self.bins[bin] = c;
-        self.occupied |= 1 << bin;
+    /// The list head of bin `bin`: a node whose links are where a free
+    /// chunk's are. Lists are circular: an empty one links to its head.
+    #[inline(always)]
+    fn head(&self, bin: usize) -> *mut u8 {
+        self.heads.wrapping_add(bin * 2 * WORD).wrapping_sub(WORD)
     }
 
-    /// Unlinks the free chunk `c` of `size` bytes from its bin.
+    /// Unlinks the free chunk `c` from its list.
     ///
     /// # Safety
-    /// `c` is a free chunk of this allocator, in its bin.
-    unsafe fn unlink(&mut self, c: *mut u8, size: usize) {
-        // SAFETY: `c` and its neighbours in the list are free chunks. The
-        // links hold addresses: pointers are remade from `c`, whose
-        // provenance covers every region (see `LinearMemory`).
+    /// `c` is a free chunk of this allocator, in a list.
+    #[inline(always)]
+    unsafe fn unlink(c: *mut u8) {
+        // SAFETY: `c` and its neighbours are free chunks or list heads.
         unsafe {
-            let next = c.with_addr(get(c.add(WORD)));
-            let prev = c.with_addr(get(c.add(2 * WORD)));
-            if next.addr() != 0 {
-                set(next.add(2 * WORD), prev.addr());
-            }
-            if prev.addr() == 0 {
-                let bin = bin_of(size);
-                self.bins[bin] = if next.addr() == 0 { null_mut() } else { next };
-                if next.addr() == 0 {
-                    self.occupied &= !(1 << bin);
-                }
-            } else {
-                set(prev.add(WORD), next.addr());
-            }
+            let next = link_of(c, NEXT);
+            let prev = link_of(c, PREV);
+            set_link(next, PREV, prev);
+            set_link(prev, NEXT, next);
         }
     }
 
@@ -207,13 +209,19 @@ impl<M: LinearMemory> Tiny<M> {
     /// chunk below `c` is allocated (or `c` starts a region), a chunk
     /// header follows it.
     unsafe fn release(&mut self, c: *mut u8, size: usize) {
-        // SAFETY: per the contract; the footer is the chunk's last word.
+        let head = self.head(bin_of(size));
+        // SAFETY: per the contract; the footer is the chunk's last word;
+        // `head` is a list head, its next a free chunk or itself.
         unsafe {
             set(c, size | FREE);
             set(c.add(size - WORD), size);
             let above = c.add(size);
             set(above, get(above) | PREV_FREE);
-            self.link(c, size);
+            let next = link_of(head, NEXT);
+            set_link(c, NEXT, next);
+            set_link(c, PREV, head);
+            set_link(next, PREV, c);
+            set_link(head, NEXT, c);
         }
     }
 
@@ -233,85 +241,69 @@ impl<M: LinearMemory> Tiny<M> {
             let above = c.add(size);
             let above_head = get(above);
             if above_head & FREE != 0 {
-                self.unlink(above, above_head & !FLAGS);
+                Self::unlink(above);
                 size += above_head & !FLAGS;
             }
             if head & PREV_FREE != 0 {
                 let below = get(c.sub(WORD));
                 c = c.sub(below);
-                self.unlink(c, below);
+                Self::unlink(c);
                 size += below;
             }
             self.release(c, size);
         }
     }
 
-    /// A free chunk of at least `size` bytes, unlinked, or null.
-    fn find(&mut self, size: usize) -> *mut u8 {
-        let bin = bin_of(size);
-        let mut c = self.bins[bin];
-        // SAFETY: the list holds free chunks, linked by address.
-        unsafe {
-            while !c.is_null() {
-                let s = get(c) & !FLAGS;
-                if s >= size {
-                    self.unlink(c, s);
-                    return c;
-                }
-                c = c.with_addr(get(c.add(WORD)));
-            }
-            // Every chunk in a higher bin fits.
-            let higher = self.occupied & (!1 << bin);
-            if higher == 0 {
-                return null_mut();
-            }
-            c = self.bins[higher.trailing_zeros() as usize & (BINS - 1)];
-            self.unlink(c, get(c) & !FLAGS);
-        }
-        c
-    }
-
     /// Allocates a block for `layout`, or returns null.
     pub fn malloc(&mut self, layout: Layout) -> *mut u8 {
         let align = layout.align();
         let need = chunk_size(layout.size());
-        // Room to cut a chunk below the block for a large alignment.
-        let slack = if align > GRAIN { align + MIN_CHUNK } else { 0 };
-        let Some(want) = need.checked_add(slack) else { return null_mut() };
         loop {
-            let mut c = self.find(want);
-            if c.is_null() {
-                if self.grow(want) {
-                    continue;
-                }
-                return null_mut();
-            }
-            // SAFETY: `c` is a free chunk of at least `want` bytes, unlinked.
-            unsafe {
-                let mut size = get(c) & !FLAGS;
-                let mut flags = 0;
-                if align > GRAIN {
-                    let mut below = (c.addr() + WORD).wrapping_neg() & (align - 1);
-                    if below != 0 {
-                        // A chunk below must be big enough to be free.
-                        if below < MIN_CHUNK {
-                            below += align;
+            // The first chunk that holds the block, from the request's own
+            // bin up (past it, the first chunk of each bin holds any block
+            // that needs no more than the grain's alignment).
+            let mut bin = bin_of(need);
+            while bin < BINS && !self.heads.is_null() {
+                let head = self.head(bin);
+                // SAFETY: the lists hold free chunks between their heads.
+                unsafe {
+                    let mut c = link_of(head, NEXT);
+                    while c != head {
+                        let end = c.add(get(c) & !FLAGS);
+                        // The highest start of an aligned block in the chunk:
+                        // blocks come from the top of a chunk, so that the
+                        // free memory above a block stays free (small
+                        // blocks allocated between the steps of a growing
+                        // buffer land below it, not in its way).
+                        let mut block = end.wrapping_sub(need);
+                        block = block.wrapping_sub((block.addr() + WORD) & (align - 1));
+                        let below = block.addr().wrapping_sub(c.addr());
+                        // What is left below must be nothing, or big enough
+                        // to be free (a grain-aligned block takes it all).
+                        if below <= end.addr() - c.addr()
+                            && (below.wrapping_sub(1) >= MIN_CHUNK - 1 || align <= GRAIN)
+                        {
+                            Self::unlink(c);
+                            let mut flags = 0;
+                            if below < MIN_CHUNK {
+                                block = c;
+                            } else {
+                                self.release(c, below);
+                                flags = PREV_FREE;
+                            }
+                            set(block, (end.addr() - block.addr()) | flags);
+                            set(end, get(end) & !PREV_FREE);
+                            return block.add(WORD);
                         }
-                        self.release(c, below);
-                        c = c.add(below);
-                        size -= below;
-                        flags = PREV_FREE;
+                        c = link_of(c, NEXT);
                     }
                 }
-                if size - need >= MIN_CHUNK {
-                    set(c, need | flags);
-                    self.release(c.add(need), size - need);
-                } else {
-                    set(c, size | flags);
-                    let above = c.add(size);
-                    set(above, get(above) & !PREV_FREE);
-                }
-                return c.add(WORD);
+                bin += 1;
+            }
+            // Room to cut a chunk below the block for a large alignment.
+            let slack = if align > GRAIN { align + MIN_CHUNK } else { 0 };
+            if !self.grow(need.saturating_add(slack)) {
+                return null_mut();
             }
         }
     }
@@ -324,10 +316,54 @@ impl<M: LinearMemory> Tiny<M> {
     /// `ptr` is a live block of this allocator allocated with `layout`;
     /// `new_size` rounded up to `layout.align()` is at most `isize::MAX`.
     pub unsafe fn realloc(&mut self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: `ptr` is live: its header is below it.
-        let have = unsafe { get(ptr.sub(WORD)) } & !FLAGS;
-        if chunk_size(new_size) <= have {
-            return ptr;
+        let need = chunk_size(new_size);
+        let mut grown = false;
+        // SAFETY: `ptr` is live: its header is below it, a chunk header (or
+        // the sentinel) above it; a free chunk there is listed.
+        unsafe {
+            let c = ptr.sub(WORD);
+            loop {
+                let head = get(c);
+                let have = head & !FLAGS;
+                if need <= have {
+                    return ptr;
+                }
+                // Into the free chunk above, if the two hold the new size: a
+                // buffer that grows a little at a time stays where it is.
+                let mut above = c.add(have);
+                let above_head = get(above);
+                let mut free_above = 0;
+                if above_head & FREE != 0 {
+                    free_above = above_head & !FLAGS;
+                    let size = have + free_above;
+                    if size >= need {
+                        Self::unlink(above);
+                        let flags = head & PREV_FREE;
+                        // After growth under it the block keeps all it got:
+                        // what is left (less than a page) would otherwise
+                        // take the next small block, in its way.
+                        if size - need >= MIN_CHUNK && !grown {
+                            set(c, need | flags);
+                            self.release(c.add(need), size - need);
+                        } else {
+                            set(c, size | flags);
+                            let end = c.add(size);
+                            set(end, get(end) & !PREV_FREE);
+                        }
+                        return ptr;
+                    }
+                    above = above.add(free_above);
+                }
+                // At the top of the last region, when new pages will follow
+                // it: grow what the block lacks there, then again in place.
+                if grown || above != self.top || self.acme != self.memory.end() {
+                    break;
+                }
+                grown = true;
+                if !self.grow(need - have - free_above) {
+                    break;
+                }
+            }
         }
         // SAFETY: the caller's promise on the size.
         let new =
@@ -346,35 +382,17 @@ impl<M: LinearMemory> Tiny<M> {
     /// Adds memory for a free chunk of `want` bytes. Returns whether any
     /// was added.
     fn grow(&mut self, want: usize) -> bool {
-        // First the memory that is there already.
-        if let Some(initial) = self.memory.take_initial() {
-            if self.add_region(initial.base(), initial.acme()) {
-                return true;
-            }
-        }
-        let top = self.top;
-        let follows = !top.is_null() && self.acme == self.memory.end();
-        // The free chunk below the sentinel joins pages that follow it; it
-        // counts for at most half the request, so that a request creeping
-        // up by a little each time does not grow memory each time.
-        let mut reused = 0;
-        if follows {
-            // SAFETY: `top` is the last region's sentinel; a free chunk
-            // below it has a footer.
-            unsafe {
-                if get(top) & PREV_FREE != 0 {
-                    reused = get(top.sub(WORD)).min(want / 2);
-                }
-            }
-        }
-        // Two words for a region's ends, two for rounding at the 4 GiB end.
-        let bytes = (want - reused).saturating_add(2 * GRAIN);
+        // Two grains for a region's ends and the 4 GiB end, the list heads
+        // for the first region.
+        let bytes = want.saturating_add(2 * GRAIN + META);
         let Some(new) = self.memory.grow(bytes.div_ceil(WASM_PAGE_SIZE)) else { return false };
-        if follows && new.base().addr() == self.acme {
+        let top = self.top;
+        if new.base().addr() == self.acme && !top.is_null() {
+            // The new pages follow the last region: its sentinel becomes the
+            // header of a chunk up to the new sentinel, freed (so it merges
+            // with a free chunk below).
             let sentinel = sentinel_at(new.acme());
-            // SAFETY: the new pages follow the old sentinel: the chunk from
-            // it to the new sentinel is ours; freeing it merges it with a
-            // free chunk below.
+            // SAFETY: the chunk from the old sentinel to the new is ours.
             unsafe {
                 set(sentinel, 0);
                 set(top, (sentinel.addr() - top.addr()) | (get(top) & PREV_FREE));
@@ -382,23 +400,34 @@ impl<M: LinearMemory> Tiny<M> {
             }
             self.top = sentinel;
             self.acme = new.acme().addr();
-            true
         } else {
-            self.add_region(new.base(), new.acme())
+            self.add_region(new.base(), new.acme());
         }
+        true
     }
 
-    /// Makes `[base, acme)` a region with one free chunk. Returns false,
-    /// using none of it, when it is too small.
-    fn add_region(&mut self, base: *mut u8, acme: *mut u8) -> bool {
-        let first = base.wrapping_add(base.addr().wrapping_neg() & FLAGS).wrapping_add(WORD);
+    /// Makes `[base, acme)` a region with one free chunk (after the list
+    /// heads, in the first region).
+    ///
+    /// The region comes from `grow` for at least `META + 2 * GRAIN` bytes
+    /// more than a chunk: room for the heads, the rounding at both ends and
+    /// the sentinel.
+    fn add_region(&mut self, base: *mut u8, acme: *mut u8) {
+        let mut first = base.wrapping_add(base.addr().wrapping_neg() & FLAGS);
         let sentinel = sentinel_at(acme);
-        if sentinel.addr() > acme.addr()
-            || sentinel.addr() < first.addr()
-            || sentinel.addr() - first.addr() < MIN_CHUNK
-        {
-            return false;
+        if self.heads.is_null() {
+            self.heads = first;
+            for bin in 0..BINS {
+                let head = self.head(bin);
+                // SAFETY: the heads lie at the region's start, ours alone.
+                unsafe {
+                    set_link(head, NEXT, head);
+                    set_link(head, PREV, head);
+                }
+            }
+            first = first.wrapping_add(META);
         }
+        first = first.wrapping_add(WORD);
         // SAFETY: the region is ours alone (`LinearMemory`'s contract), and
         // holds the first chunk and the sentinel.
         unsafe {
@@ -413,7 +442,6 @@ impl<M: LinearMemory> Tiny<M> {
         }
         self.top = sentinel;
         self.acme = acme.addr();
-        true
     }
 }
 
@@ -472,19 +500,23 @@ impl<M: LinearMemory> Tiny<M> {
                 }
             }
             let mut listed = 0;
-            for (bin, &head) in self.bins.iter().enumerate() {
-                assert_eq!(self.occupied >> bin & 1 == 1, !head.is_null(), "bitmap bit {bin}");
-                let mut prev = 0;
-                let mut c = head;
-                while !c.is_null() {
-                    let head = get(c);
-                    assert_ne!(head & FREE, 0, "allocated chunk {c:p} in bin {bin}");
-                    assert_eq!(bin_of(head & !FLAGS), bin, "chunk {c:p} in the wrong bin");
-                    assert_eq!(get(c.add(2 * WORD)), prev, "back link of {c:p}");
-                    prev = c.addr();
-                    listed += 1;
-                    c = c.with_addr(get(c.add(WORD)));
+            for bin in 0..BINS {
+                if self.heads.is_null() {
+                    break;
                 }
+                let head = self.head(bin);
+                let mut prev = head;
+                let mut c = link_of(head, NEXT);
+                while c != head {
+                    let h = get(c);
+                    assert_ne!(h & FREE, 0, "allocated chunk {c:p} in bin {bin}");
+                    assert_eq!(bin_of(h & !FLAGS), bin, "chunk {c:p} in the wrong bin");
+                    assert_eq!(link_of(c, PREV), prev, "back link of {c:p}");
+                    prev = c;
+                    listed += 1;
+                    c = link_of(c, NEXT);
+                }
+                assert_eq!(link_of(head, PREV), prev, "bin {bin}'s last chunk");
             }
             if self.region_count < MAX_REGIONS {
                 assert_eq!(listed, found.free, "listed free chunks against walked ones");
@@ -556,8 +588,7 @@ impl TinyGlobal<crate::WasmMemory> {
     /// As [`TalckWasm::new_global`](crate::TalckSingleThreaded::new_global):
     /// make it the program's `#[global_allocator]`, one per program.
     pub const unsafe fn new_global() -> Self {
-        // SAFETY: single-threaded target; the initial memory is ours alone,
-        // per this function's contract.
-        unsafe { Self::new(crate::WasmMemory::with_initial_memory()) }
+        // SAFETY: single-threaded target, per this function's contract.
+        unsafe { Self::new(crate::WasmMemory::new()) }
     }
 }

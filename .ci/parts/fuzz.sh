@@ -12,7 +12,7 @@
 
 FUZZ_CARGO_FUZZ_VERSION="0.13.2"
 FUZZ_TOOLS_ROOT="${TALCUM_TOOLS:-$HOME/.cache/talcum-tools}"
-FUZZ_TARGETS=(talc_ops talck_global heaps oom_growth)
+FUZZ_TARGETS=(talc_ops talck_global heaps oom_growth tiny)
 
 _fuzz_repo_root() {
     # The directory holding this file is .ci/parts; the repository is two levels up.

@@ -5,7 +5,8 @@
 #   wasm_install   # wasm32 target, wasm-bindgen-cli (= Cargo.lock's wasm-bindgen)
 #                  # into $HOME/.cache/talcum-tools, chromium + chromedriver
 #   wasm_test      # every wasm-bindgen-test suite in Node, then in headless
-#                  # Chromium; then builds and runs examples/wasm-bindgen-app
+#                  # Chromium; wasm-tests again on the tiny allocator (both);
+#                  # then builds and runs examples/wasm-bindgen-app
 #
 # Both functions return non-zero on any failure and never call `exit`, so the
 # caller decides. Each skips nothing silently: every step prints a header.
@@ -149,6 +150,23 @@ wasm_test() {
         fi
         echo "(Chromium suites: $((SECONDS - t0)) s)"
     fi
+
+    # The same suites on the tiny allocator (feature `tiny`: `TalckWasm` is
+    # `talcum::tiny::TinyWasm`); tests of what it drops are cfg'd out.
+    _wasm_header "wasm-tests on the tiny allocator (--features tiny): Node, then headless Chromium"
+    t0=$SECONDS
+    if ! (cd "$root" && env -u WASM_BINDGEN_USE_BROWSER \
+        cargo test --target "$WASM_TARGET" -p wasm-tests --features tiny --tests --no-fail-fast); then
+        echo "wasm: tiny Node suites FAILED" >&2
+        status=1
+    fi
+    if [ "${WASM_SKIP_BROWSER:-0}" != 1 ] && ! (cd "$root" && WASM_BINDGEN_USE_BROWSER=1 \
+        CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" \
+        cargo test --target "$WASM_TARGET" -p wasm-tests --features tiny --tests --no-fail-fast); then
+        echo "wasm: tiny Chromium suites FAILED" >&2
+        status=1
+    fi
+    echo "(tiny suites: $((SECONDS - t0)) s)"
 
     _wasm_header "examples/wasm-bindgen-app: release build, wasm-bindgen --target nodejs, node"
     t0=$SECONDS

@@ -27,12 +27,29 @@ static ALLOC: talcum::TalckWasm = unsafe { talcum::TalckWasm::new_global() };
 
 /// The address range of talcum's first heap (its arena), as last extended.
 /// Empty until talcum has served an allocation.
+#[cfg(not(feature = "tiny"))]
 pub fn talcum_arena() -> Range<usize> {
     // SAFETY: single-threaded, and no allocation is running while we look.
     let arena = unsafe { ALLOC.talc() }.get_arena();
     match arena.get_base_acme() {
         Some((base, acme)) => base as usize..acme as usize,
         None => 0..0,
+    }
+}
+
+/// With feature `tiny`: the memory grown since the module started (from
+/// `__heap_end`, the initial memory's end, which the tiny allocator leaves
+/// alone), where all its regions lie while nothing else grows memory.
+#[cfg(feature = "tiny")]
+pub fn talcum_arena() -> Range<usize> {
+    extern "C" {
+        static __heap_end: u8;
+    }
+    let end = (&raw const __heap_end) as usize;
+    if memory_bytes() as usize > end {
+        end..memory_bytes() as usize
+    } else {
+        0..0
     }
 }
 

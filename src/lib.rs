@@ -56,6 +56,8 @@
 
 #![no_std]
 #![cfg_attr(feature = "nightly", feature(allocator_api))]
+// memory64: `core::arch::wasm64` (nightly, like the target itself).
+#![cfg_attr(target_arch = "wasm64", feature(simd_wasm64))]
 #![deny(unsafe_op_in_unsafe_fn)]
 // The design's error type is `()`: every failure means "no memory".
 #![allow(clippy::result_unit_err)]
@@ -81,7 +83,7 @@ pub use oom::{ErrOnOom, InitOnOom, OomHandler};
 pub use span::Span;
 pub use talc::Talc;
 pub use talck::{Talck, TalckGuard, TalckRef, TalckSingleThreaded};
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 pub use wasm::TalckWasm;
 pub use wasm::{LinearMemory, WasmHandler, WasmMemory, MIN_GROW_PAGES, WASM_PAGE_SIZE};
 

@@ -577,10 +577,10 @@ unsafe impl<M: LinearMemory> GlobalAlloc for TinyGlobal<M> {
 
 /// The tiny global allocator for single-threaded WebAssembly: what
 /// [`TalckWasm`](crate::TalckWasm) is with feature `tiny`.
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 pub type TinyWasm = TinyGlobal<crate::WasmMemory>;
 
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 impl TinyGlobal<crate::WasmMemory> {
     /// The global allocator, to put in a `static`.
     ///

@@ -75,7 +75,8 @@ pub unsafe trait LinearMemory {
 }
 
 /// WebAssembly's linear memory 0, grown with `memory.grow`. It implements
-/// [`LinearMemory`] on wasm32 only.
+/// [`LinearMemory`] on wasm32, and on wasm64 (memory64, nightly: the
+/// crate then enables `simd_wasm64` for `core::arch::wasm64`).
 ///
 /// A module starts with some memory beyond its data and stack: from the
 /// linker's `__heap_base` to `__heap_end`, the end of the initial memory.
@@ -87,7 +88,7 @@ pub struct WasmMemory {
     /// Whether [`take_initial`](LinearMemory::take_initial) may no longer
     /// hand over the initial memory (false when it may: a global allocator
     /// then stays all zeros, in `.bss`, not in a data segment).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
     no_initial: bool,
 }
 
@@ -113,7 +114,7 @@ impl WasmMemory {
 
 /// The initial memory's free part, `[__heap_base, __heap_end)`, if the
 /// linker reports one.
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
 fn initial_memory() -> Option<Span> {
     extern "C" {
         static __heap_base: u8;
@@ -132,24 +133,35 @@ fn initial_memory() -> Option<Span> {
 }
 
 /// On WASI, libc's `malloc` owns the initial memory: nothing to take.
-#[cfg(all(target_arch = "wasm32", not(target_os = "unknown")))]
+#[cfg(all(target_family = "wasm", not(target_os = "unknown")))]
 fn initial_memory() -> Option<Span> {
     None
 }
 
+/// The memory instructions: 32-bit page counts and addresses on wasm32,
+/// 64-bit ones on wasm64 (memory64), where `usize` is 64 bits.
+#[cfg(target_arch = "wasm32")]
+use core::arch::wasm32 as arch;
+#[cfg(target_arch = "wasm64")]
+use core::arch::wasm64 as arch;
+
 // SAFETY: `memory.grow` returns fresh pages that nobody else was given; they
 // stay valid forever (memory never shrinks); they start at the old size,
 // which `end` reports, and are never at address 0 (memory was not empty:
-// this code lives in it). At the 4 GiB end, the acme stops one word short.
+// this code lives in it). At the end of the address space (4 GiB on wasm32;
+// 2^64 on wasm64, past memory64's most pages, 2^48) the acme stops one word
+// short. On wasm64 the bound that applies is the module's maximum memory:
+// `memory.grow` beyond it fails, and so does `grow`.
 // The initial memory is handed over once: only by a value made with
 // `with_initial_memory`, of which a program makes at most one (its
 // contract), which clears its flag.
-#[cfg(target_arch = "wasm32")]
+#[cfg(target_family = "wasm")]
 unsafe impl LinearMemory for WasmMemory {
     #[inline]
     fn end(&self) -> usize {
-        // Wraps to 0 at 4 GiB, and only there: memory holds at most 2^16 pages.
-        core::arch::wasm32::memory_size(0).wrapping_mul(PAGE)
+        // Wraps to 0 at the end of the address space, and only there: memory
+        // holds at most 2^16 pages on wasm32, 2^48 on wasm64.
+        arch::memory_size(0).wrapping_mul(PAGE)
     }
 
     #[inline]
@@ -162,13 +174,18 @@ unsafe impl LinearMemory for WasmMemory {
 
     #[inline]
     fn grow(&mut self, pages: usize) -> Option<Span> {
-        let old_pages = core::arch::wasm32::memory_grow(0, pages);
+        // `pages` is a `usize` on both: memory64's `memory.grow` takes an
+        // i64. It returns -1 (`usize::MAX`) when the memory cannot grow so
+        // much (past the maximum memory, or the address space).
+        let old_pages = arch::memory_grow(0, pages);
         if old_pages == usize::MAX {
             return None;
         }
-        // The region's end may be 2^32, which does not fit in a `usize` (the
-        // product wraps to 0 there, and only there): it then stops one word
-        // short.
+        // `old_pages + pages` is at most the memory's most pages, so neither
+        // this sum nor the product with `PAGE` overflows, except that the
+        // region's end may be the end of the address space, which does not
+        // fit in a `usize` (the product wraps to 0 there, and only there):
+        // it then stops one word short.
         let base = core::ptr::with_exposed_provenance_mut::<u8>(old_pages * PAGE);
         let end = (old_pages + pages).wrapping_mul(PAGE);
         Some(Span::new(base, base.with_addr(if end == 0 { usize::MAX & !(WORD - 1) } else { end })))
@@ -206,7 +223,7 @@ pub struct WasmHandler<M = WasmMemory> {
     memory: M,
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(target_family = "wasm")]
 impl WasmHandler<WasmMemory> {
     /// The handler for WebAssembly's own memory.
     pub const fn new() -> Self {
@@ -309,7 +326,7 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
 /// It exists only on WebAssembly without the `atomics` target feature, where
 /// there are no threads. With `atomics`, use [`Talck`](crate::Talck) over a
 /// real lock (see the crate docs).
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics"), not(feature = "tiny")))]
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics"), not(feature = "tiny")))]
 pub type TalckWasm = crate::TalckSingleThreaded<WasmHandler>;
 
 /// The global allocator for single-threaded WebAssembly, feature `tiny`:
@@ -319,10 +336,10 @@ pub type TalckWasm = crate::TalckSingleThreaded<WasmHandler>;
 /// #[global_allocator]
 /// static ALLOC: talcum::TalckWasm = unsafe { talcum::TalckWasm::new_global() };
 /// ```
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics"), feature = "tiny"))]
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics"), feature = "tiny"))]
 pub type TalckWasm = crate::tiny::TinyWasm;
 
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 impl crate::TalckSingleThreaded<WasmHandler> {
     /// The global allocator, to put in a `static`.
     ///

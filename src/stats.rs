@@ -325,7 +325,8 @@ impl<O: OomHandler> Talc<O> {
 /// * `talcum_stats() -> *const Stats`: the block's address (fixed);
 /// * `talcum_heap_map() -> usize`: walks the heaps into a static buffer of
 ///   `$chunks` chunks (outside the heaps, so the map is not disturbed) and
-///   returns how many chunks it wrote;
+///   returns how many chunks it wrote (as many as fit: a full buffer may
+///   mean the map was cut short);
 /// * `talcum_heap_map_buffer() -> *const usize`: that buffer's address (two
 ///   `u32`s per chunk, see [`Talc::write_map`]).
 ///

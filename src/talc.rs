@@ -730,7 +730,10 @@ impl<O: OomHandler> Talc<O> {
         #[cfg(feature = "checks")]
         self.heaps.clear();
         #[cfg(feature = "stats")]
-        self.stats.clear_heaps();
+        {
+            self.stats.clear_heaps();
+            self.stats_changed();
+        }
         // SAFETY: forwarded to the caller.
         unsafe { self.claim(arena) }
     }

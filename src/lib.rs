@@ -50,6 +50,9 @@
 //!
 //! ## Features
 //! * `counters`: `Talc::get_counters` (allocation, heap and fragmentation counts).
+//! * `stats`: a fixed-layout block of heap figures for JavaScript
+//!   (`Talc::get_stats`, `export_stats!`), and a bounded heap walk
+//!   (`Talc::walk`); implies `counters`.
 //! * `checks`: verify every invariant after every operation (slow; tests).
 //! * `allocator-api2`: `allocator_api2::alloc::Allocator` for [`TalckRef`].
 //! * `nightly`: `core::alloc::Allocator` for [`TalckRef`].
@@ -71,6 +74,8 @@ mod counters;
 mod list;
 mod oom;
 mod span;
+#[cfg(feature = "stats")]
+mod stats;
 mod tag;
 mod talc;
 mod talck;
@@ -81,6 +86,8 @@ mod wasm;
 pub use counters::Counters;
 pub use oom::{ErrOnOom, InitOnOom, OomHandler};
 pub use span::Span;
+#[cfg(feature = "stats")]
+pub use stats::{Chunk, ChunkState, Stats, STATS_VERSION, WALK_HEAPS};
 pub use talc::Talc;
 pub use talck::{Talck, TalckGuard, TalckRef, TalckSingleThreaded};
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]

@@ -111,6 +111,8 @@ pub struct Talc<O: OomHandler> {
     pub(crate) counters: crate::counters::Counters,
     #[cfg(feature = "checks")]
     pub(crate) heaps: crate::checks::HeapList,
+    #[cfg(feature = "stats")]
+    pub(crate) stats: crate::stats::StatsState,
 }
 
 // SAFETY: `Talc` holds raw pointers into memory it was handed with the
@@ -139,6 +141,8 @@ impl<O: OomHandler> Talc<O> {
             counters: crate::counters::Counters::new(),
             #[cfg(feature = "checks")]
             heaps: crate::checks::HeapList::new(),
+            #[cfg(feature = "stats")]
+            stats: crate::stats::StatsState::new(),
         }
     }
 
@@ -219,6 +223,8 @@ impl<O: OomHandler> Talc<O> {
             if let Some(ptr) = unsafe { self.search(layout) } {
                 #[cfg(feature = "counters")]
                 self.counters.allocated(layout.size());
+                #[cfg(feature = "stats")]
+                self.stats_changed();
                 #[cfg(feature = "checks")]
                 self.check();
                 return Ok(ptr);
@@ -231,7 +237,13 @@ impl<O: OomHandler> Talc<O> {
     /// otherwise at each of `malloc`'s and `realloc`'s calls).
     #[inline(never)]
     fn out_of_memory(&mut self, layout: Layout) -> Result<(), ()> {
-        O::handle_oom(self, layout)
+        let result = O::handle_oom(self, layout);
+        // A failed handler fails the allocation (or reallocation).
+        #[cfg(feature = "stats")]
+        if result.is_err() {
+            self.stats_failed();
+        }
+        result
     }
 
     /// Finds a free chunk for `layout` and carves the block out of it: a few
@@ -451,6 +463,8 @@ impl<O: OomHandler> Talc<O> {
         }
         #[cfg(feature = "counters")]
         self.counters.freed(layout.size());
+        #[cfg(feature = "stats")]
+        self.stats_changed();
         #[cfg(feature = "checks")]
         self.check();
         let _ = layout;
@@ -539,6 +553,8 @@ impl<O: OomHandler> Talc<O> {
         }
         #[cfg(feature = "counters")]
         self.counters.resized(old_layout.size(), new_size);
+        #[cfg(feature = "stats")]
+        self.stats_changed();
         #[cfg(feature = "checks")]
         self.check();
         let _ = old_layout;
@@ -713,6 +729,11 @@ impl<O: OomHandler> Talc<O> {
         }
         #[cfg(feature = "checks")]
         self.heaps.clear();
+        #[cfg(feature = "stats")]
+        {
+            self.stats.clear_heaps();
+            self.stats_changed();
+        }
         // SAFETY: forwarded to the caller.
         unsafe { self.claim(arena) }
     }
@@ -838,6 +859,11 @@ impl<O: OomHandler> Talc<O> {
             }
             #[cfg(feature = "counters")]
             self.counters.heap_added(heap.size());
+            #[cfg(feature = "stats")]
+            {
+                self.stats.heap_added(heap);
+                self.stats_changed();
+            }
             #[cfg(feature = "checks")]
             {
                 self.heaps.add(heap);
@@ -957,6 +983,11 @@ impl<O: OomHandler> Talc<O> {
                 }
                 #[cfg(feature = "counters")]
                 self.counters.heap_removed(heap.size());
+                #[cfg(feature = "stats")]
+                {
+                    self.stats.heap_removed(heap);
+                    self.stats_changed();
+                }
                 #[cfg(feature = "checks")]
                 self.heaps.remove(heap);
                 return Span::empty();
@@ -986,6 +1017,11 @@ impl<O: OomHandler> Talc<O> {
         }
         #[cfg(feature = "counters")]
         self.counters.heap_resized(old.addr(), new.addr());
+        #[cfg(feature = "stats")]
+        {
+            self.stats.top_moved(old, new);
+            self.stats_changed();
+        }
         #[cfg(feature = "checks")]
         {
             self.heaps.top_moved(old, new);
@@ -1066,12 +1102,12 @@ impl<O: OomHandler> Talc<O> {
         &self.counters
     }
 
-    #[cfg(feature = "checks")]
+    #[cfg(any(feature = "checks", feature = "stats"))]
     pub(crate) fn bins_ptr(&self) -> *mut *mut FreeNode {
         self.bins
     }
 
-    #[cfg(feature = "checks")]
+    #[cfg(any(feature = "checks", feature = "stats"))]
     pub(crate) fn avail_bits(&self) -> u64 {
         self.avail
     }

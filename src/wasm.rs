@@ -293,6 +293,8 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
             };
             let pages = pages_for(layout, !talc.has_metadata(), reused);
             let new = talc.oom_handler.memory.grow(pages).ok_or(())?;
+            #[cfg(feature = "stats")]
+            talc.stats.grown(pages);
             // SAFETY: the grown pages are new and ours alone, word aligned,
             // off address 0 and big enough (`LinearMemory`'s contract,
             // `pages_for`); `top` is the last heap's acme, or null.

@@ -1474,7 +1474,12 @@ mod tests {
         assert_eq!(svg.matches("<rect x=").count(), 4 + 3 + 1, "{svg}");
         assert!(svg.contains("talcum json: 2.00×"));
         let mut md = String::new();
-        programs_section(&mut md, &run, &[&VARIANTS[1], &VARIANTS[5], &VARIANTS[6]]);
+        let by_name = |n: &str| VARIANTS.iter().find(|v| v.name == n).expect("a variant");
+        programs_section(
+            &mut md,
+            &run,
+            &[by_name(TALCUM), by_name(DLMALLOC_CRATE), by_name("talc")],
+        );
         assert!(md.contains("| **talcum** | 8.00 (2.00×) | 8.00 (2.00×) |"), "{md}");
         assert!(md.contains("| talc | stopped | — |"), "{md}");
     }

@@ -209,6 +209,19 @@ pub const VARIANTS: &[Variant] = &[
         o3: true,
         programs: false,
     },
+    // Last, so that the indices above stay put. Priced, not timed.
+    Variant {
+        name: "talcum+stats",
+        feature: "alloc-talcum-stats",
+        setup: "`talcum::TalckWasm`, feature `stats` (the block kept, nothing exported)",
+        krate: Some("talcum"),
+        speed: false,
+        talcum: true,
+        gate: false,
+        sizes: true,
+        o3: false,
+        programs: false,
+    },
 ];
 
 /// A build profile of the module crate.

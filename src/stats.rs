@@ -1,0 +1,366 @@
+//! Heap statistics in linear memory, and a bounded heap walk (feature `stats`).
+//!
+//! A [`Talc`] with `stats` keeps a [`Stats`] block: a `#[repr(C)]` row of
+//! `u32` figures at a fixed address (inside the `Talc`, so inside the global
+//! allocator's `static`), brought up to date at the end of every operation
+//! that changes the heap. A JavaScript page reads it straight from
+//! `WebAssembly.Memory` at each frame, without calling into wasm, and
+//! redraws when [`changes`](Stats::changes) moved.
+//!
+//! `stats` turns on `counters`: the block copies the counters' figures (kept
+//! as the bins change) once per operation, instead of adding its own
+//! bookkeeping to every bin update.
+//!
+//! [`Talc::walk`] visits the chunks of every heap, up to a bound, without
+//! allocating; [`Talc::write_map`] writes them into a caller's buffer, and
+//! [`export_stats!`](crate::export_stats) exports both to JavaScript.
+
+use crate::bins::TOP_BIN;
+use crate::list::{self, FreeNode};
+use crate::talc::heap_ptr;
+use crate::{tag, OomHandler, Span, Talc};
+
+/// The layout version of [`Stats`], its first field. A reader checks it;
+/// a change of the layout bumps it.
+pub const STATS_VERSION: u32 = 1;
+
+/// How many heaps the walk follows (the `Talc` notes their bounds as they
+/// come and go). WebAssembly's handler keeps one heap, or a few when
+/// something else grows memory in between; heaps past this many are counted
+/// in [`Stats::heaps`] but not walked.
+pub const WALK_HEAPS: usize = 16;
+
+/// How many chunks of a bin are looked at for [`Stats::largest_free`].
+const LARGEST_LOOKS: usize = 8;
+
+/// The statistics block (feature `stats`): fixed layout, all `u32`, little
+/// endian in WebAssembly memory, 56 bytes.
+///
+/// | offset | field | meaning |
+/// |---:|---|---|
+/// | 0 | [`version`](Stats::version) | [`STATS_VERSION`] (1) |
+/// | 4 | [`size`](Stats::size) | the block's size in bytes (56) |
+/// | 8 | [`changes`](Stats::changes) | bumped by every change (wraps) |
+/// | 12 | [`live_bytes`](Stats::live_bytes) | bytes requested by live allocations |
+/// | 16 | [`peak_live_bytes`](Stats::peak_live_bytes) | the most `live_bytes` ever |
+/// | 20 | [`free_bytes`](Stats::free_bytes) | bytes in free chunks |
+/// | 24 | [`free_chunks`](Stats::free_chunks) | free chunks |
+/// | 28 | [`largest_free`](Stats::largest_free) | the largest free chunk, bytes |
+/// | 32 | [`heaps`](Stats::heaps) | heaps in use |
+/// | 36 | [`claimed_bytes`](Stats::claimed_bytes) | bytes in all heaps |
+/// | 40 | [`pages_grown`](Stats::pages_grown) | WebAssembly pages grown |
+/// | 44 | [`growth_steps`](Stats::growth_steps) | successful `memory.grow` calls |
+/// | 48 | [`failed_allocations`](Stats::failed_allocations) | allocations that returned null |
+/// | 52 | [`live_allocations`](Stats::live_allocations) | live allocations |
+///
+/// Figures saturate at `u32::MAX` (reachable only on 64-bit targets). The
+/// block is refreshed at the end of each `malloc`, `free`, resize, `claim`,
+/// `extend` and `truncate`, and when an allocation fails; `init` forgets the
+/// heaps but the cumulative figures (peak, growth, failures, changes) carry
+/// on. Fragmentation is `1 - largest_free / free_bytes`.
+///
+/// `largest_free` is taken at each refresh from the two bins that may hold
+/// it: the highest non-empty size bin and the bin of the heap's free top,
+/// looking at up to 8 chunks of each (a bounded cost per operation). It is
+/// exact when those bins hold 8 chunks or fewer, and otherwise at least the
+/// size bin's lower bound: four fifths of the truth or more.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// The layout version: [`STATS_VERSION`].
+    pub version: u32,
+    /// The block's size in bytes.
+    pub size: u32,
+    /// Bumped (wrapping) whenever another figure may have changed: a reader
+    /// redraws when it differs from the value it last drew.
+    pub changes: u32,
+    /// Bytes requested by live allocations (`Counters::allocated_bytes`).
+    pub live_bytes: u32,
+    /// The highest `live_bytes` seen at the end of an operation.
+    pub peak_live_bytes: u32,
+    /// Bytes in free chunks (`Counters::available_bytes`).
+    pub free_bytes: u32,
+    /// Free chunks (`Counters::fragment_count`).
+    pub free_chunks: u32,
+    /// The largest free chunk, in bytes (see the type's docs).
+    pub largest_free: u32,
+    /// Heaps in use (`Counters::heap_count`).
+    pub heaps: u32,
+    /// Bytes in all heaps (`Counters::claimed_bytes`).
+    pub claimed_bytes: u32,
+    /// WebAssembly pages grown by [`WasmHandler`](crate::WasmHandler).
+    pub pages_grown: u32,
+    /// Successful growths by [`WasmHandler`](crate::WasmHandler).
+    pub growth_steps: u32,
+    /// Allocations (and reallocations) that failed: returned null.
+    pub failed_allocations: u32,
+    /// Live allocations (`Counters::allocation_count`).
+    pub live_allocations: u32,
+}
+
+const STATS_SIZE: u32 = core::mem::size_of::<Stats>() as u32;
+const _: () = assert!(STATS_SIZE == 56);
+
+fn sat(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The block and the heap bounds the walk follows.
+pub(crate) struct StatsState {
+    pub(crate) block: Stats,
+    /// `(base, acme)` of the heaps, as addresses; the first `len` are used.
+    heaps: [(usize, usize); WALK_HEAPS],
+    len: usize,
+}
+
+impl StatsState {
+    pub(crate) const fn new() -> Self {
+        Self {
+            block: Stats {
+                version: STATS_VERSION,
+                size: STATS_SIZE,
+                changes: 0,
+                live_bytes: 0,
+                peak_live_bytes: 0,
+                free_bytes: 0,
+                free_chunks: 0,
+                largest_free: 0,
+                heaps: 0,
+                claimed_bytes: 0,
+                pages_grown: 0,
+                growth_steps: 0,
+                failed_allocations: 0,
+                live_allocations: 0,
+            },
+            heaps: [(0, 0); WALK_HEAPS],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn clear_heaps(&mut self) {
+        self.len = 0;
+    }
+
+    // No indexing that could panic below: a panic path would pull
+    // formatting into the module (hundreds of bytes).
+
+    pub(crate) fn heap_added(&mut self, heap: Span) {
+        if let Some(slot) = self.heaps.get_mut(self.len) {
+            *slot = (heap.base().addr(), heap.acme().addr());
+            self.len += 1;
+        }
+    }
+
+    pub(crate) fn top_moved(&mut self, old: *mut u8, new: *mut u8) {
+        for h in self.heaps.iter_mut().take(self.len) {
+            if h.1 == old.addr() {
+                h.1 = new.addr();
+            }
+        }
+    }
+
+    pub(crate) fn heap_removed(&mut self, heap: Span) {
+        let base = heap.base().addr();
+        let len = self.len;
+        if let Some(i) = self.heaps.iter().take(len).position(|h| h.0 == base) {
+            // Swap in the last one; `i < len <= WALK_HEAPS`.
+            self.heaps.swap(i, len - 1);
+            self.len = len - 1;
+        }
+    }
+
+    /// `pages` pages were grown in one step.
+    pub(crate) fn grown(&mut self, pages: usize) {
+        self.block.pages_grown = self.block.pages_grown.saturating_add(sat(pages));
+        self.block.growth_steps = self.block.growth_steps.saturating_add(1);
+    }
+}
+
+/// What a chunk is, as the walk sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkState {
+    /// A free chunk, in a bin.
+    Free = 0,
+    /// An allocated chunk: a live block with its tag (and any padding).
+    Allocated = 1,
+    /// The allocator's own: the metadata at the arena's base, or a heap's
+    /// one-word sentinel.
+    Allocator = 2,
+}
+
+/// One chunk of a heap, from [`Talc::walk`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunk {
+    /// Where the chunk starts.
+    pub addr: usize,
+    /// Its size in bytes, tag included.
+    pub size: usize,
+    /// Free, allocated, or the allocator's.
+    pub state: ChunkState,
+}
+
+impl<O: OomHandler> Talc<O> {
+    /// The statistics block; its address stays put for as long as the
+    /// `Talc` does (see [`Stats`] for the layout).
+    pub fn get_stats(&self) -> &Stats {
+        &self.stats.block
+    }
+
+    /// Brings the block up to date after a change.
+    pub(crate) fn stats_changed(&mut self) {
+        let largest = sat(self.largest_free());
+        let c = &self.counters;
+        let s = &mut self.stats.block;
+        s.changes = s.changes.wrapping_add(1);
+        s.live_bytes = sat(c.allocated_bytes);
+        s.peak_live_bytes = s.peak_live_bytes.max(s.live_bytes);
+        s.free_bytes = sat(c.available_bytes);
+        s.free_chunks = sat(c.fragment_count);
+        s.largest_free = largest;
+        s.heaps = sat(c.heap_count);
+        s.claimed_bytes = sat(c.claimed_bytes);
+        s.live_allocations = sat(c.allocation_count);
+    }
+
+    /// Counts a failed allocation.
+    pub(crate) fn stats_failed(&mut self) {
+        let s = &mut self.stats.block;
+        s.failed_allocations = s.failed_allocations.saturating_add(1);
+        s.changes = s.changes.wrapping_add(1);
+    }
+
+    /// The largest of the first few chunks of the top bin and of the
+    /// highest non-empty size bin (see [`Stats`]).
+    fn largest_free(&self) -> usize {
+        let bins = self.bins_ptr();
+        if bins.is_null() {
+            return 0;
+        }
+        let largest_in = |bin: usize| {
+            let mut best = 0;
+            // SAFETY: the bins exist (checked above) and `bin < BIN_COUNT`;
+            // their lists are well formed, each node a free chunk.
+            let mut node: *mut FreeNode = unsafe { *bins.add(bin) };
+            for _ in 0..LARGEST_LOOKS {
+                if node.is_null() {
+                    break;
+                }
+                // SAFETY: as above.
+                unsafe {
+                    best = best.max(list::size_of(node.cast()));
+                    node = (*node).next;
+                }
+            }
+            best
+        };
+        let top = largest_in(TOP_BIN);
+        // Every chunk of a size bin is bigger than every chunk of a lower
+        // one: the highest bin whose list is not empty holds the largest.
+        let mut bits = self.avail_bits() & !(1 << TOP_BIN);
+        while bits != 0 {
+            let bin = 63 - bits.leading_zeros() as usize;
+            let best = largest_in(bin);
+            if best != 0 {
+                return best.max(top);
+            }
+            bits &= !(1 << bin);
+        }
+        top
+    }
+
+    /// Visits the chunks of every heap, bottom to top, heap by heap, at most
+    /// `max` of them; returns how many were visited. Never allocates.
+    ///
+    /// The heaps are the first [`WALK_HEAPS`] the `Talc` was given that are
+    /// still in use.
+    pub fn walk(&self, max: usize, mut visit: impl FnMut(Chunk)) -> usize {
+        let mut n = 0;
+        let arena = self.get_arena().base().addr();
+        for &(base, acme) in self.stats.heaps.iter().take(self.stats.len) {
+            let mut at = base;
+            while at < acme {
+                if n == max {
+                    return n;
+                }
+                // SAFETY: a heap of this `Talc` is valid memory (`claim`'s
+                // contract), tiled by chunks from its base to its acme: `at`
+                // is the start of one, whose first word tells its kind.
+                let word = unsafe { *heap_ptr::<usize>(at) };
+                let (size, state) = if tag::is_allocated(word) {
+                    let end = tag::acme(word);
+                    let own = at == arena || end == acme;
+                    (end - at, if own { ChunkState::Allocator } else { ChunkState::Allocated })
+                } else {
+                    // SAFETY: a free chunk starts at `at`.
+                    (unsafe { list::size_of(heap_ptr(at)) }, ChunkState::Free)
+                };
+                visit(Chunk { addr: at, size, state });
+                n += 1;
+                at += size;
+            }
+        }
+        n
+    }
+
+    /// Writes the heap map into `buf`, two words per chunk (as many chunks
+    /// as fit): the chunk's address with its [`ChunkState`] in the two low
+    /// bits (addresses are word aligned), then its size. Returns how many
+    /// chunks were written.
+    pub fn write_map(&self, buf: &mut [usize]) -> usize {
+        let max = buf.len() / 2;
+        let mut pairs = buf.chunks_exact_mut(2);
+        self.walk(max, |c| {
+            if let Some(pair) = pairs.next() {
+                pair[0] = c.addr | c.state as usize;
+                pair[1] = c.size;
+            }
+        })
+    }
+}
+
+/// Exports the statistics block and the heap map of a
+/// `TalckWasm` global allocator (on wasm32) to JavaScript, as three
+/// functions of the wasm module (feature `stats`):
+///
+/// * `talcum_stats() -> *const Stats`: the block's address (fixed);
+/// * `talcum_heap_map() -> usize`: walks the heaps into a static buffer of
+///   `$chunks` chunks (outside the heaps, so the map is not disturbed) and
+///   returns how many chunks it wrote (as many as fit: a full buffer may
+///   mean the map was cut short);
+/// * `talcum_heap_map_buffer() -> *const usize`: that buffer's address (two
+///   `u32`s per chunk, see [`Talc::write_map`]).
+///
+/// ```ignore
+/// #[global_allocator]
+/// static ALLOC: talcum::TalckWasm = unsafe { talcum::TalckWasm::new_global() };
+/// talcum::export_stats!(ALLOC, 4096);
+/// ```
+#[macro_export]
+macro_rules! export_stats {
+    ($alloc:path, $chunks:expr) => {
+        /// The address of talcum's statistics block.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn talcum_stats() -> *const $crate::Stats {
+            // SAFETY: called from JavaScript between allocations: nothing
+            // else uses the allocator now (single-threaded wasm).
+            unsafe { $alloc.talc() }.get_stats()
+        }
+
+        static mut TALCUM_HEAP_MAP: [usize; 2 * $chunks] = [0; 2 * $chunks];
+
+        /// Writes the heap map to `talcum_heap_map_buffer()`; returns the
+        /// number of chunks written.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn talcum_heap_map() -> usize {
+            // SAFETY: as above; the buffer is used by this function only,
+            // and wasm without atomics has one thread.
+            unsafe { $alloc.talc().write_map(&mut *(&raw mut TALCUM_HEAP_MAP)) }
+        }
+
+        /// The address of the heap map's buffer.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn talcum_heap_map_buffer() -> *const usize {
+            (&raw const TALCUM_HEAP_MAP).cast()
+        }
+    };
+}

@@ -18,37 +18,48 @@
 //! ```text
 //!  allocated:  | size|flags | payload ..................... |
 //!  free:       | size|FREE  | next | prev | ...... | size    |
-//!  region:   W | chunk | chunk | ... | chunk | sentinel (size 0, allocated)
+//!  region:   | list heads (first region) | chunk | ... | chunk | sentinel |
 //! ```
 //!
-//! Each region (the initial memory, or pages from `memory.grow`) ends with a
-//! sentinel: an allocated header of size 0 that stops merging. When new
-//! pages start where the last region ends, the old sentinel becomes the
-//! header of a chunk that spans the new pages, which is then freed like any
-//! block: memory merges across growth steps. Pages that do not follow (some
-//! other code grew memory in between) become a region of their own; the
-//! pages between are never read or written.
+//! Each region (pages from `memory.grow`) ends with a sentinel: an
+//! allocated header of size 0 that stops merging. When new pages start
+//! where the last region ends, the old sentinel becomes the header of a
+//! chunk that spans the new pages, which is then freed like any block:
+//! memory merges across growth steps. Pages that do not follow (some other
+//! code grew memory in between) become a region of their own; the pages
+//! between are never read or written. A growth counts the free chunk below
+//! the last sentinel (which the new pages join) for up to half the request.
 //!
 //! # Free lists
 //!
-//! One doubly linked list per power of two (bin `k` holds sizes in
-//! `[2^k, 2^(k+1))`) and a bitmap of the non-empty ones. An allocation
-//! takes the first chunk that fits in its own bin, else the first chunk of
-//! the next non-empty bin (which surely fits). `free` merges with both
-//! neighbours in O(1) time.
+//! One circular doubly linked list per power of two (bin `k` holds sizes in
+//! `[2^k, 2^(k+1))`), whose heads sit at the start of the first region. An
+//! allocation walks the lists from its own bin up and takes the first chunk
+//! that holds it; past its own bin the first chunk of a list always does,
+//! unless the request is aligned beyond two words. The block is cut from
+//! the top of the chunk: the free memory just above a block stays free for
+//! it to grow into. `free` merges with both neighbours in O(1) time.
 //!
-//! The adversary: a bin full of chunks that are all slightly too small is
-//! walked in full by every request of its size class. The full allocator
-//! bounds that walk; this one spends no bytes on it.
+//! `realloc` grows a block in place into a free chunk above it; at the top
+//! of the last region it grows memory under the block first, and the block
+//! then keeps all it got (what is left over, less than a page, would take
+//! the next small block, in its way). A block shrunk to half its chunk or
+//! less gives the rest back.
+//!
+//! The adversaries: a bin full of chunks that are all slightly too small is
+//! walked in full by every request of its size class (the full allocator
+//! bounds that walk; this one spends no bytes on it); an aligned request
+//! walks every chunk of every bin above its own when none holds it; a block
+//! that shrinks stays between the free memory below it and its given-back
+//! tail (`tests/tiny_review.rs` has the numbers).
 //!
 //! # What it drops
 //!
-//! Against the full allocator ([`Talc`](crate::Talc)): resizing in place
-//! beyond the block's own chunk (a `realloc` that does not fit moves), the
-//! zeroed-memory watermark (`alloc_zeroed` clears), counters, heap
-//! management (`claim`, `extend`, `truncate`), the bounded search, and the
-//! initial memory (`__heap_base..__heap_end` stays unused: taking it costs
-//! about 100 bytes).
+//! Against the full allocator ([`Talc`](crate::Talc)): the zeroed-memory
+//! watermark (`alloc_zeroed` clears), counters and `stats`, heap management
+//! (`claim`, `extend`, `truncate`), the bounded search, and the initial
+//! memory (`__heap_base..__heap_end` stays unused: taking it costs about
+//! 100 bytes).
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
@@ -65,8 +76,10 @@ const FREE: usize = 1;
 const PREV_FREE: usize = 2;
 const FLAGS: usize = GRAIN - 1;
 const BINS: usize = usize::BITS as usize;
-/// The bins' list heads, at the start of the first region.
-const META: usize = BINS * 2 * WORD;
+/// The bins' list heads, at the start of the first region: two words each,
+/// and a grain before them so that bin 0's head (whose links are one and
+/// two words past it, as a chunk's are) lies inside the region.
+const META: usize = (BINS + 1) * 2 * WORD;
 /// Regions the `checks` walk follows.
 #[cfg(feature = "checks")]
 const MAX_REGIONS: usize = 64;
@@ -184,7 +197,7 @@ impl<M: LinearMemory> Tiny<M> {
     /// chunk's are. Lists are circular: an empty one links to its head.
     #[inline(always)]
     fn head(&self, bin: usize) -> *mut u8 {
-        self.heads.wrapping_add(bin * 2 * WORD).wrapping_sub(WORD)
+        self.heads.wrapping_add(bin * 2 * WORD)
     }
 
     /// Unlinks the free chunk `c` from its list.
@@ -276,7 +289,7 @@ impl<M: LinearMemory> Tiny<M> {
                         // blocks allocated between the steps of a growing
                         // buffer land below it, not in its way).
                         let mut block = end.wrapping_sub(need);
-                        block = block.wrapping_sub((block.addr() + WORD) & (align - 1));
+                        block = block.wrapping_sub(block.addr().wrapping_add(WORD) & (align - 1));
                         let below = block.addr().wrapping_sub(c.addr());
                         // What is left below must be nothing, or big enough
                         // to be free (a grain-aligned block takes it all).
@@ -291,8 +304,16 @@ impl<M: LinearMemory> Tiny<M> {
                                 self.release(c, below);
                                 flags = PREV_FREE;
                             }
-                            set(block, (end.addr() - block.addr()) | flags);
-                            set(end, get(end) & !PREV_FREE);
+                            // Above an aligned block, what is left below the
+                            // next alignment goes back (when big enough).
+                            let mut size = end.addr() - block.addr();
+                            if size - need >= MIN_CHUNK {
+                                self.release(block.add(need), size - need);
+                                size = need;
+                            } else {
+                                set(end, get(end) & !PREV_FREE);
+                            }
+                            set(block, size | flags);
                             return block.add(WORD);
                         }
                         c = link_of(c, NEXT);
@@ -326,15 +347,22 @@ impl<M: LinearMemory> Tiny<M> {
                 let head = get(c);
                 let have = head & !FLAGS;
                 if need <= have {
+                    // A block shrunk to half its chunk or less gives the
+                    // rest back (a block that grows keeps what was grown
+                    // under it, see below).
+                    if new_size < layout.size() && need <= have / 2 && have - need >= MIN_CHUNK {
+                        set(c, need | (head & PREV_FREE));
+                        set(c.add(need), have - need);
+                        self.free(c.add(need + WORD));
+                    }
                     return ptr;
                 }
                 // Into the free chunk above, if the two hold the new size: a
                 // buffer that grows a little at a time stays where it is.
                 let mut above = c.add(have);
                 let above_head = get(above);
-                let mut free_above = 0;
                 if above_head & FREE != 0 {
-                    free_above = above_head & !FLAGS;
+                    let free_above = above_head & !FLAGS;
                     let size = have + free_above;
                     if size >= need {
                         Self::unlink(above);
@@ -355,12 +383,13 @@ impl<M: LinearMemory> Tiny<M> {
                     above = above.add(free_above);
                 }
                 // At the top of the last region, when new pages will follow
-                // it: grow what the block lacks there, then again in place.
+                // it: grow what the block lacks there (the free top counts,
+                // see `grow`), then again in place.
                 if grown || above != self.top || self.acme != self.memory.end() {
                     break;
                 }
                 grown = true;
-                if !self.grow(need - have - free_above) {
+                if !self.grow(need - have) {
                     break;
                 }
             }
@@ -382,11 +411,25 @@ impl<M: LinearMemory> Tiny<M> {
     /// Adds memory for a free chunk of `want` bytes. Returns whether any
     /// was added.
     fn grow(&mut self, want: usize) -> bool {
+        let top = self.top;
+        // A free chunk below the last sentinel joins the new pages when they
+        // follow it; it counts for at most half the request, so that a
+        // request creeping up by a little each time does not grow memory
+        // each time.
+        let mut reused = 0;
+        if self.acme == self.memory.end() && !top.is_null() {
+            // SAFETY: `top` is the last region's sentinel; a free chunk
+            // below it has a footer.
+            unsafe {
+                if get(top) & PREV_FREE != 0 {
+                    reused = get(top.sub(WORD)).min(want / 2);
+                }
+            }
+        }
         // Two grains for a region's ends and the 4 GiB end, the list heads
         // for the first region.
-        let bytes = want.saturating_add(2 * GRAIN + META);
+        let bytes = (want - reused).saturating_add(2 * GRAIN + META);
         let Some(new) = self.memory.grow(bytes.div_ceil(WASM_PAGE_SIZE)) else { return false };
-        let top = self.top;
         if new.base().addr() == self.acme && !top.is_null() {
             // The new pages follow the last region: its sentinel becomes the
             // header of a chunk up to the new sentinel, freed (so it merges
@@ -466,8 +509,8 @@ impl<M: LinearMemory> Tiny<M> {
     /// Walks every region (the first 64) and every free list, and panics
     /// if anything is inconsistent: a size off the grain, a free chunk
     /// without its footer or next to another free chunk, a `PREV_FREE` flag
-    /// that lies, a list that is not the free chunks of its bin, a bitmap
-    /// bit that lies. Returns what it found.
+    /// that lies, a list that is not the free chunks of its bin or whose
+    /// links do not match. Returns what it found.
     pub fn check(&self) -> TinyCheck {
         let mut found = TinyCheck { regions: self.region_count, ..TinyCheck::default() };
         // SAFETY: the walk follows headers from each region's first chunk to

@@ -272,54 +272,9 @@ impl<M: LinearMemory> Tiny<M> {
         let align = layout.align();
         let need = chunk_size(layout.size());
         loop {
-            // The first chunk that holds the block, from the request's own
-            // bin up (past it, the first chunk of each bin holds any block
-            // that needs no more than the grain's alignment).
-            let mut bin = bin_of(need);
-            while bin < BINS && !self.heads.is_null() {
-                let head = self.head(bin);
-                // SAFETY: the lists hold free chunks between their heads.
-                unsafe {
-                    let mut c = link_of(head, NEXT);
-                    while c != head {
-                        let end = c.add(get(c) & !FLAGS);
-                        // The highest start of an aligned block in the chunk:
-                        // blocks come from the top of a chunk, so that the
-                        // free memory above a block stays free (small
-                        // blocks allocated between the steps of a growing
-                        // buffer land below it, not in its way).
-                        let mut block = end.wrapping_sub(need);
-                        block = block.wrapping_sub(block.addr().wrapping_add(WORD) & (align - 1));
-                        let below = block.addr().wrapping_sub(c.addr());
-                        // What is left below must be nothing, or big enough
-                        // to be free (a grain-aligned block takes it all).
-                        if below <= end.addr() - c.addr()
-                            && (below.wrapping_sub(1) >= MIN_CHUNK - 1 || align <= GRAIN)
-                        {
-                            Self::unlink(c);
-                            let mut flags = 0;
-                            if below < MIN_CHUNK {
-                                block = c;
-                            } else {
-                                self.release(c, below);
-                                flags = PREV_FREE;
-                            }
-                            // Above an aligned block, what is left below the
-                            // next alignment goes back (when big enough).
-                            let mut size = end.addr() - block.addr();
-                            if size - need >= MIN_CHUNK {
-                                self.release(block.add(need), size - need);
-                                size = need;
-                            } else {
-                                set(end, get(end) & !PREV_FREE);
-                            }
-                            set(block, size | flags);
-                            return block.add(WORD);
-                        }
-                        c = link_of(c, NEXT);
-                    }
-                }
-                bin += 1;
+            let block = self.take(need, align);
+            if !block.is_null() {
+                return block;
             }
             // Room to cut a chunk below the block for a large alignment.
             let slack = if align > GRAIN { align + MIN_CHUNK } else { 0 };
@@ -327,6 +282,61 @@ impl<M: LinearMemory> Tiny<M> {
                 return null_mut();
             }
         }
+    }
+
+    /// Cuts a block of `need` bytes (a chunk size) aligned to `align` from
+    /// a free chunk, or returns null when none holds it.
+    fn take(&mut self, need: usize, align: usize) -> *mut u8 {
+        // The first chunk that holds the block, from the request's own
+        // bin up (past it, the first chunk of each bin holds any block
+        // that needs no more than the grain's alignment).
+        let mut bin = bin_of(need);
+        while bin < BINS && !self.heads.is_null() {
+            let head = self.head(bin);
+            // SAFETY: the lists hold free chunks between their heads.
+            unsafe {
+                let mut c = link_of(head, NEXT);
+                while c != head {
+                    let end = c.add(get(c) & !FLAGS);
+                    // The highest start of an aligned block in the chunk:
+                    // blocks come from the top of a chunk, so that the
+                    // free memory above a block stays free (small
+                    // blocks allocated between the steps of a growing
+                    // buffer land below it, not in its way).
+                    let mut block = end.wrapping_sub(need);
+                    block = block.wrapping_sub(block.addr().wrapping_add(WORD) & (align - 1));
+                    let below = block.addr().wrapping_sub(c.addr());
+                    // What is left below must be nothing, or big enough
+                    // to be free (a grain-aligned block takes it all).
+                    if below <= end.addr() - c.addr()
+                        && (below.wrapping_sub(1) >= MIN_CHUNK - 1 || align <= GRAIN)
+                    {
+                        Self::unlink(c);
+                        let mut flags = 0;
+                        if below < MIN_CHUNK {
+                            block = c;
+                        } else {
+                            self.release(c, below);
+                            flags = PREV_FREE;
+                        }
+                        // Above an aligned block, what is left below the
+                        // next alignment goes back (when big enough).
+                        let mut size = end.addr() - block.addr();
+                        if size - need >= MIN_CHUNK {
+                            self.release(block.add(need), size - need);
+                            size = need;
+                        } else {
+                            set(end, get(end) & !PREV_FREE);
+                        }
+                        set(block, size | flags);
+                        return block.add(WORD);
+                    }
+                    c = link_of(c, NEXT);
+                }
+            }
+            bin += 1;
+        }
+        null_mut()
     }
 
     /// Resizes the block at `ptr` to `new_size` bytes: in place when its
@@ -383,10 +393,17 @@ impl<M: LinearMemory> Tiny<M> {
                     above = above.add(free_above);
                 }
                 // At the top of the last region, when new pages will follow
-                // it: grow what the block lacks there (the free top counts,
-                // see `grow`), then again in place.
+                // it and no free chunk holds the new size: grow what the
+                // block lacks there (the free top counts, see `grow`), then
+                // again in place.
                 if grown || above != self.top || self.acme != self.memory.end() {
                     break;
+                }
+                let new = self.take(need, layout.align());
+                if !new.is_null() {
+                    core::ptr::copy_nonoverlapping(ptr, new, layout.size());
+                    self.free(ptr);
+                    return new;
                 }
                 grown = true;
                 if !self.grow(need - have) {

@@ -390,12 +390,13 @@ fn creep(steps: usize, step: usize, pin_every: usize, pages: usize) -> (usize, u
 
 #[test]
 fn a_buffer_that_creeps_up_at_the_top_grows_in_place() {
-    // Alone at the top of the heap, it never moves: each time the free
-    // memory above it runs out, the pages it lacks are grown under it.
+    // Alone at the top of the heap, it moves only into free memory that
+    // holds it (a few times, early); else the pages it lacks are grown under
+    // it, and memory grows by no more than the buffer.
     let steps = if MIRI { 25 } else { 2000 };
     let step = if MIRI { 4000 } else { 1000 };
     let (moves, grown) = creep(steps, step, usize::MAX, if MIRI { 8 } else { 64 });
-    assert_eq!(moves, 0, "the buffer moved");
+    assert!(moves <= 8, "the buffer moved {moves} times");
     assert!(grown <= steps * step + 2 * PAGE, "grew {grown} bytes for {} B", steps * step);
 }
 
@@ -408,7 +409,7 @@ fn a_creeping_buffer_with_blocks_pinned_above_it() {
     let steps = if MIRI { 25 } else { 2000 };
     let step = if MIRI { 4000 } else { 1000 };
     let (moves, grown) = creep(steps, step, 10, if MIRI { 8 } else { 64 });
-    assert_eq!(moves, 0, "the buffer moved");
+    assert!(moves <= 8, "the buffer moved {moves} times");
     assert!(grown <= steps * step + 2 * PAGE, "grew {grown} bytes for {} B", steps * step);
 }
 

@@ -447,61 +447,52 @@ impl<M: LinearMemory> Tiny<M> {
         // for the first region.
         let bytes = (want - reused).saturating_add(2 * GRAIN + META);
         let Some(new) = self.memory.grow(bytes.div_ceil(WASM_PAGE_SIZE)) else { return false };
-        if new.base().addr() == self.acme && !top.is_null() {
-            // The new pages follow the last region: its sentinel becomes the
-            // header of a chunk up to the new sentinel, freed (so it merges
-            // with a free chunk below).
-            let sentinel = sentinel_at(new.acme());
-            // SAFETY: the chunk from the old sentinel to the new is ours.
-            unsafe {
-                set(sentinel, 0);
-                set(top, (sentinel.addr() - top.addr()) | (get(top) & PREV_FREE));
-                self.free(top.add(WORD));
-            }
-            self.top = sentinel;
-            self.acme = new.acme().addr();
+        // The chunk the new pages make, from `first` to a new sentinel. When
+        // they follow the last region (never at address 0, so never before
+        // the first), its sentinel becomes that chunk's header (keeping its
+        // `PREV_FREE`), and freeing the chunk merges it with a free chunk
+        // below. Else they make a region of their own, with the list heads
+        // first in the first region. A growth holds at least `META + 2 *
+        // GRAIN` bytes more than the request: the heads, the rounding at
+        // both ends, the sentinel.
+        let mut first = top;
+        let mut flags = 0;
+        if new.base().addr() == self.acme {
+            // SAFETY: `top` is the last region's sentinel.
+            flags = unsafe { get(top) } & PREV_FREE;
         } else {
-            self.add_region(new.base(), new.acme());
-        }
-        true
-    }
-
-    /// Makes `[base, acme)` a region with one free chunk (after the list
-    /// heads, in the first region).
-    ///
-    /// The region comes from `grow` for at least `META + 2 * GRAIN` bytes
-    /// more than a chunk: room for the heads, the rounding at both ends and
-    /// the sentinel.
-    fn add_region(&mut self, base: *mut u8, acme: *mut u8) {
-        let mut first = base.wrapping_add(base.addr().wrapping_neg() & FLAGS);
-        let sentinel = sentinel_at(acme);
-        if self.heads.is_null() {
-            self.heads = first;
-            for bin in 0..BINS {
-                let head = self.head(bin);
-                // SAFETY: the heads lie at the region's start, ours alone.
-                unsafe {
-                    set_link(head, NEXT, head);
-                    set_link(head, PREV, head);
+            let base = new.base();
+            first = base.wrapping_add(base.addr().wrapping_neg() & FLAGS);
+            if self.heads.is_null() {
+                self.heads = first;
+                for bin in 0..BINS {
+                    let head = self.head(bin);
+                    // SAFETY: the heads lie at the region's start, ours alone.
+                    unsafe {
+                        set_link(head, NEXT, head);
+                        set_link(head, PREV, head);
+                    }
                 }
+                first = first.wrapping_add(META);
             }
-            first = first.wrapping_add(META);
+            first = first.wrapping_add(WORD);
+            #[cfg(feature = "checks")]
+            if self.region_count < MAX_REGIONS {
+                self.regions[self.region_count] = first;
+                self.region_count += 1;
+            }
         }
-        first = first.wrapping_add(WORD);
-        // SAFETY: the region is ours alone (`LinearMemory`'s contract), and
-        // holds the first chunk and the sentinel.
+        let sentinel = sentinel_at(new.acme());
+        // SAFETY: the memory from `first` to the new sentinel is ours alone
+        // (`LinearMemory`'s contract, or the old sentinel's word).
         unsafe {
             set(sentinel, 0);
-            set(first, sentinel.addr() - first.addr());
+            set(first, (sentinel.addr() - first.addr()) | flags);
             self.free(first.add(WORD));
         }
-        #[cfg(feature = "checks")]
-        if self.region_count < MAX_REGIONS {
-            self.regions[self.region_count] = first;
-            self.region_count += 1;
-        }
         self.top = sentinel;
-        self.acme = acme.addr();
+        self.acme = new.acme().addr();
+        true
     }
 }
 

@@ -17,8 +17,8 @@ use talcum::WASM_PAGE_SIZE as PAGE;
 type SimTiny<'a> = Tiny<&'a SimMemory>;
 
 const WORD: usize = core::mem::size_of::<usize>();
-/// The bins' list heads at the start of the first region.
-const META: usize = usize::BITS as usize * 2 * WORD;
+/// The bins' list heads at the start of the first region (and a grain).
+const META: usize = (usize::BITS as usize + 1) * 2 * WORD;
 
 /// Walks the heap (with `checks`) and returns (free chunks, free bytes,
 /// largest free chunk, regions), or `None` without `checks`.
@@ -215,7 +215,9 @@ fn freed_memory_merges_across_growth_steps() {
     if let Some((free, bytes, largest, _)) = walk(&t) {
         assert_eq!(free, 1, "one free chunk after freeing everything");
         assert_eq!(largest, bytes);
-        assert!(bytes + 4 * WORD + META >= grown * PAGE, "{bytes} free of {grown} pages");
+        // Less the heads, a region's two ends, and a grain of rounding when
+        // memory is only word aligned (as under Miri).
+        assert!(bytes + 6 * WORD + META >= grown * PAGE, "{bytes} free of {grown} pages");
     }
     // A block of nearly everything fits without growth.
     let big = malloc(&mut t, grown * PAGE - 8 * WORD - META, 8, 7).expect("the merged memory");

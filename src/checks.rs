@@ -495,6 +495,39 @@ pub(crate) unsafe fn reserve_realloc(
 }
 
 impl<O: OomHandler> Talc<O> {
+    /// Whether a free chunk *surely* fits `layout` (feature `checks`): then
+    /// [`malloc`](Talc::malloc) must succeed without the OOM handler. That
+    /// is, a free chunk other than the last heap's free top lies in a size
+    /// bin above the one of the request's chunk size (its payload, at least
+    /// two words, and the tag, rounded up to a word) plus the alignment's
+    /// most padding (`align - WORD`, for an alignment past a word), where
+    /// every chunk holds the request; or the last heap's free top holds it.
+    /// A test oracle for the search's promise; found from the heaps, not
+    /// from the bins' lists.
+    pub fn surely_fits(&self, layout: Layout) -> bool {
+        let size = layout.size().max(MIN_CHUNK - WORD);
+        let Some(need) = size.checked_add(2 * WORD - 1).map(|n| n & !(WORD - 1)) else {
+            return false;
+        };
+        let Some(sure) = need.checked_add(layout.align().max(WORD) - WORD) else {
+            return false;
+        };
+        let last_top = self.get_last_heap_acme().addr();
+        let mut any = false;
+        self.for_each_free_chunk(|chunk| {
+            let (base, acme) = (chunk.base().addr(), chunk.acme().addr());
+            any |= if acme + WORD == last_top {
+                (base + WORD)
+                    .checked_next_multiple_of(layout.align())
+                    .and_then(|payload| payload.checked_add(size))
+                    .is_some_and(|end| end <= acme)
+            } else {
+                bin_of(acme - base) > bin_of(sure)
+            };
+        });
+        any
+    }
+
     /// Calls `f` with every free chunk of every heap (feature `checks`): a
     /// test oracle can tell from them whether a request must succeed
     /// without the OOM handler.

@@ -26,6 +26,10 @@ pub struct Counters {
     pub total_heap_count: u64,
     /// Bytes in all heaps.
     pub claimed_bytes: usize,
+    /// Free chunks the searches looked at (whether they fitted or not): a
+    /// request looks at a few chunks per bin at most, so this divided by the
+    /// allocations made shows the work per request.
+    pub chunks_looked_at: u64,
 }
 
 impl Counters {
@@ -40,6 +44,7 @@ impl Counters {
             heap_count: 0,
             total_heap_count: 0,
             claimed_bytes: 0,
+            chunks_looked_at: 0,
         }
     }
 
@@ -110,6 +115,7 @@ impl fmt::Display for Counters {
             self.total_allocated_bytes
         )?;
         writeln!(f, "free:         {} B in {} chunks", self.available_bytes, self.fragment_count)?;
+        writeln!(f, "searches:     {} chunks looked at", self.chunks_looked_at)?;
         write!(f, "overhead:     {} B", self.overhead_bytes())
     }
 }

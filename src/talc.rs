@@ -31,12 +31,14 @@ pub(crate) const MIN_CHUNK: usize = 3 * WORD;
 const MIN_PAYLOAD: usize = MIN_CHUNK - WORD;
 /// The metadata chunk at the base of the arena: a tag, then the bin heads.
 pub(crate) const META_SIZE: usize = WORD + BIN_COUNT * WORD;
-/// How many chunks of a bin the first search looks at. Chunks in a bin may
-/// differ by a quarter, so the request's own bin may hold chunks too small
-/// for it; past this many, the search moves on to bins where the first
-/// chunk fits, and only before the OOM handler does it look at every chunk.
-/// So no request walks a long list while another free chunk would do.
-const LOOKS: usize = 8;
+/// How many chunks of a bin the search looks at. Chunks in a bin may differ
+/// by a quarter, so the request's own bin may hold chunks too small for it;
+/// past this many, the search moves on to bins where the first chunk fits,
+/// and past those to the OOM handler. So the work per request is bounded in
+/// every phase, while memory grows too: a request never walks a long list.
+/// The price: a fitting chunk deeper than this in a bin whose chunks need
+/// not fit is not found (see [`Talc::malloc`] for what is promised).
+pub(crate) const LOOKS: usize = 8;
 
 #[inline]
 const fn align_up_word(n: usize) -> usize {
@@ -214,6 +216,15 @@ impl<O: OomHandler> Talc<O> {
     /// `isize::MAX`) always fails this way. A zero size is allowed and gets
     /// a unique pointer that must be freed like any other.
     ///
+    /// The OOM handler is called only when no free chunk *surely* fits: a
+    /// chunk of a size bin above the bin of the request's size plus its
+    /// alignment's padding (every chunk there fits), or the last heap's free
+    /// top if it fits. A fitting chunk among too-small ones in a bin whose
+    /// chunks may or may not fit is found when it is among the first few
+    /// looked at; deeper ones are not looked for, so that the work per
+    /// request stays bounded (a few chunks per bin), also while memory grows.
+    /// (`checks` offers this promise as an oracle, `surely_fits`.)
+    ///
     /// # Safety
     /// The memory handed to this `Talc` must still be valid (see
     /// [`init`](Talc::init) and [`claim`](Talc::claim)).
@@ -246,8 +257,8 @@ impl<O: OomHandler> Talc<O> {
         result
     }
 
-    /// Finds a free chunk for `layout` and carves the block out of it: a few
-    /// chunks per bin first, then every chunk. `None` when none fits.
+    /// Finds a free chunk for `layout` and carves the block out of it,
+    /// looking at a few chunks per bin. `None` when none of those fits.
     ///
     /// # Safety
     /// The heaps must be valid.
@@ -265,18 +276,8 @@ impl<O: OomHandler> Talc<O> {
         // WORD` bytes always does): those bins come first, each looked at
         // a few chunks deep, so blocks of an aligned layout reuse their
         // holes; the heap's free top, the last bin, comes last.
-        let bins = u64::MAX << bin_of(need);
-        let mut looks = LOOKS;
-        loop {
-            // SAFETY: the heaps are valid by this function's contract.
-            if let Some(ptr) = unsafe { self.take(bins, size, align, looks) } {
-                return Some(ptr);
-            }
-            if looks != LOOKS {
-                return None;
-            }
-            looks = usize::MAX;
-        }
+        // SAFETY: the heaps are valid by this function's contract.
+        unsafe { self.take(u64::MAX << bin_of(need), size, align) }
     }
 
     /// Allocates zeroed memory for `layout`: as [`malloc`](Talc::malloc),
@@ -311,19 +312,13 @@ impl<O: OomHandler> Talc<O> {
     }
 
     /// Finds a free chunk that fits in the bins of `mask`, lowest first, and
-    /// carves the allocation out of it, looking at no more than `looks`
+    /// carves the allocation out of it, looking at no more than [`LOOKS`]
     /// chunks of each bin.
     ///
     /// # Safety
     /// The heaps must be valid; `size >= MIN_PAYLOAD`.
     #[inline]
-    unsafe fn take(
-        &mut self,
-        mask: u64,
-        size: usize,
-        align: usize,
-        looks: usize,
-    ) -> Option<NonNull<u8>> {
+    unsafe fn take(&mut self, mask: u64, size: usize, align: usize) -> Option<NonNull<u8>> {
         let mut bins = self.avail & mask;
         while bins != 0 {
             let bin = bins.trailing_zeros() as usize;
@@ -333,9 +328,13 @@ impl<O: OomHandler> Talc<O> {
                 // Emptied since its bit was set (see `remove_free`).
                 self.avail &= !(1 << bin);
             }
-            let mut left = looks;
+            let mut left = LOOKS;
             while !node.is_null() && left != 0 {
                 left -= 1;
+                #[cfg(feature = "counters")]
+                {
+                    self.counters.chunks_looked_at += 1;
+                }
                 // SAFETY: `node` is a free chunk in a valid list.
                 unsafe {
                     if let Some(ptr) = self.carve(node.cast(), size, align) {

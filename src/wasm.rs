@@ -83,7 +83,10 @@ pub unsafe trait LinearMemory {
 /// [`with_initial_memory`](WasmMemory::with_initial_memory) hands that over
 /// (on `wasm32-unknown-unknown` only: on WASI, libc's own `malloc` owns it),
 /// so a small program may never grow memory at all. `TalckWasm` uses it.
-#[derive(Debug, Default)]
+///
+/// Its `Default` is [`new`](WasmMemory::new): the right to the initial
+/// memory comes only from the `unsafe` constructor, never from safe code.
+#[derive(Debug)]
 pub struct WasmMemory {
     /// Whether [`take_initial`](LinearMemory::take_initial) may no longer
     /// hand over the initial memory (false when it may: a global allocator
@@ -109,6 +112,15 @@ impl WasmMemory {
     /// global allocator std itself never calls it.)
     pub const unsafe fn with_initial_memory() -> Self {
         Self { no_initial: false }
+    }
+}
+
+/// The memory without the initial memory: a safe `Default` must not hand
+/// over what only [`WasmMemory::with_initial_memory`] may (the derived one
+/// did, so safe code could build two allocators over the same bytes).
+impl Default for WasmMemory {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -362,6 +374,17 @@ impl crate::TalckSingleThreaded<WasmHandler> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only `with_initial_memory` (unsafe) may hand over the initial memory:
+    /// `Default` must not (issue 22, defect 1: the derived one did).
+    #[test]
+    fn default_leaves_the_initial_memory_alone() {
+        assert!(WasmMemory::default().no_initial);
+        assert!(WasmMemory::new().no_initial);
+        assert!(WasmHandler::<WasmMemory>::default().memory.no_initial);
+        // SAFETY: not used as a memory: only its flag is read.
+        assert!(!unsafe { WasmMemory::with_initial_memory() }.no_initial);
+    }
 
     #[test]
     fn page_counts() {

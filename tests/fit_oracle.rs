@@ -1,17 +1,18 @@
-//! Random aligned and unaligned traffic against the `fits` oracle: whenever
-//! some free chunk can hold a request, `malloc` (with `ErrOnOom`) must
-//! succeed; blocks must not overlap and keep their contents.
+//! Random aligned and unaligned traffic against the `fits` oracles: whenever
+//! some free chunk surely holds a request (see `Talc::malloc`), `malloc`
+//! (with `ErrOnOom`) must succeed, and it succeeds only when some free chunk
+//! holds it; blocks must not overlap and keep their contents.
 #![cfg(feature = "checks")]
 
 mod common;
 
 use std::alloc::Layout;
 
-use common::{fits, Arena, Model, Rng};
+use common::{fits, surely_fits, Arena, Model, Rng};
 use talcum::{ErrOnOom, Talc};
 
 #[test]
-fn malloc_succeeds_whenever_a_free_chunk_fits() {
+fn malloc_succeeds_whenever_a_free_chunk_surely_fits() {
     for seed in 0..if common::MIRI { 1 } else { 40 } {
         let mut rng = Rng::new(seed);
         let mut arena = Arena::new(64 << 10);
@@ -25,11 +26,17 @@ fn malloc_succeeds_whenever_a_free_chunk_fits() {
                 let align = 1 << rng.range(0, max_log);
                 let size = if rng.chance(20) { rng.range(0, 64) } else { rng.size(6000) };
                 let l = Layout::from_size_align(size, align).unwrap();
-                let fit = fits(&talc, l);
+                let (fit, sure) = (fits(&talc, l), surely_fits(&talc, l));
+                assert!(fit || !sure, "seed {seed}: {l:?} surely fits, but fits no free chunk");
                 // SAFETY: the heap is valid.
                 match unsafe { talc.malloc(l) } {
-                    Ok(p) => model.insert(p, l),
-                    Err(()) => assert!(!fit, "seed {seed}: {l:?} fits a free chunk but failed"),
+                    Ok(p) => {
+                        assert!(fit, "seed {seed}: {l:?} succeeded, but fits no free chunk");
+                        model.insert(p, l)
+                    }
+                    Err(()) => {
+                        assert!(!sure, "seed {seed}: {l:?} surely fits a free chunk but failed")
+                    }
                 }
             } else if let Some(addr) = model.pick(&mut rng) {
                 let b = model.remove(addr);

@@ -1,6 +1,6 @@
 //! Where blocks go, and how far a request looks: the free top of the last
 //! heap is kept for when nothing else fits; a request looks at a few chunks
-//! of its own bin before it takes a bigger chunk, and at every chunk before
+//! of its own bin before it takes a bigger chunk, and at no more before
 //! the heap grows (or fails).
 
 mod common;
@@ -145,17 +145,27 @@ fn a_request_looks_at_a_few_chunks_of_its_bin_then_takes_a_bigger_one() {
     assert_ne!(p, deep);
 }
 
-/// Before the heap grows (here: before the allocation fails), every chunk
-/// is looked at, however deep in its bin.
+/// The search looks at a few chunks of a bin whose chunks may not fit
+/// (`LOOKS`, 8), never at every one: a fitting chunk among the first few is
+/// found; behind many too-small ones it is not looked for, and the request
+/// goes to the OOM handler (here it fails), as `Talc::malloc` promises: the
+/// work per request stays bounded, also while memory grows.
 #[test]
-fn before_failing_a_request_looks_at_every_chunk() {
-    let mut arena = Arena::new(64 << 10);
-    let mut talc = Talc::new(ErrOnOom);
-    // SAFETY: the arena outlives `talc`.
-    unsafe { talc.init(arena.span()).unwrap() };
-    let count = if MIRI { 12 } else { 30 };
-    let (deep, _) = deep_fit(&mut talc, count, false);
-    assert_eq!(malloc(&mut talc, 1200), deep);
-    // SAFETY: the arena outlives `talc`.
-    assert!(unsafe { talc.malloc(layout(1200)) }.is_err(), "nothing else fits");
+fn a_fitting_chunk_is_found_among_the_first_few_of_its_bin_only() {
+    for (count, found) in [(5, true), (if MIRI { 12 } else { 30 }, false)] {
+        let mut arena = Arena::new(64 << 10);
+        let mut talc = Talc::new(ErrOnOom);
+        // SAFETY: the arena outlives `talc`.
+        unsafe { talc.init(arena.span()).unwrap() };
+        let (deep, _) = deep_fit(&mut talc, count, false);
+        #[cfg(feature = "checks")]
+        assert!(!talc.surely_fits(layout(1200)), "no chunk surely fits");
+        // SAFETY: the arena outlives `talc`.
+        let got = unsafe { talc.malloc(layout(1200)) };
+        if found {
+            assert_eq!(got, Ok(deep), "behind {count} too-small chunks");
+        } else {
+            assert!(got.is_err(), "looked at more than a few chunks: behind {count}, found");
+        }
+    }
 }

@@ -376,8 +376,8 @@ fn claim_and_growth() {
 }
 
 /// Random requests with foreign growth, refusals and truncation in between;
-/// with `checks` every request that a free chunk fits must succeed without
-/// growth, and every failure must be a refusal or the maximum.
+/// with `checks` every request that a free chunk surely fits must succeed
+/// without growth, and every failure must be a refusal or the maximum.
 #[test]
 fn random_growth_with_interference() {
     let seeds = if MIRI { 1 } else { 12 };
@@ -402,7 +402,7 @@ fn random_growth_with_interference() {
                         if rng.chance(80) { 1 << rng.range(0, 4) } else { 1 << rng.range(4, 17) };
                     let l = layout(rng.size(max), align);
                     #[cfg(feature = "checks")]
-                    let fits = common::fits(&talc, l);
+                    let fits = common::surely_fits(&talc, l);
                     let grows = sim.grows.get();
                     let refused = sim.refuse_next.get();
                     // SAFETY: the heaps are the simulated memory's.
@@ -413,7 +413,7 @@ fn random_growth_with_interference() {
                                 assert_eq!(
                                     sim.grows.get(),
                                     grows,
-                                    "op {i}: grew for {l:?}, which fit"
+                                    "op {i}: grew for {l:?}, which surely fit"
                                 );
                             }
                             assert!(!sim.overlaps_foreign(p.as_ptr().addr(), l.size()));
@@ -421,7 +421,7 @@ fn random_growth_with_interference() {
                         }
                         Err(()) => {
                             #[cfg(feature = "checks")]
-                            assert!(!fits, "op {i}: {l:?} failed where a free chunk fits");
+                            assert!(!fits, "op {i}: {l:?} failed where a free chunk surely fits");
                             let room = (sim.max.get() - sim.pages()) * PAGE;
                             assert!(
                                 refused || room < l.size() + l.align() + 2 * PAGE,

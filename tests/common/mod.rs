@@ -184,8 +184,9 @@ pub fn free_all<O: OomHandler>(talc: &mut Talc<O>, model: &mut Model) {
 pub const MIRI: bool = cfg!(miri);
 
 /// Whether some free chunk of `talc` can hold `layout` (its payload aligned,
-/// at least two words, after a one-word tag): then `malloc` must succeed
-/// without asking the OOM handler.
+/// at least two words, after a one-word tag): `malloc` with `ErrOnOom`
+/// succeeds only then. (It must succeed when one *surely* fits:
+/// [`surely_fits`].)
 #[cfg(feature = "checks")]
 pub fn fits<O: OomHandler>(talc: &Talc<O>, layout: Layout) -> bool {
     const WORD: usize = core::mem::size_of::<usize>();
@@ -196,4 +197,12 @@ pub fn fits<O: OomHandler>(talc: &Talc<O>, layout: Layout) -> bool {
         found |= payload.checked_add(size).is_some_and(|end| end <= chunk.acme().addr());
     });
     found
+}
+
+/// Whether a free chunk of `talc` surely fits `layout`, as `malloc` promises
+/// (`Talc::surely_fits`): then `malloc` must succeed without asking the OOM
+/// handler.
+#[cfg(feature = "checks")]
+pub fn surely_fits<O: OomHandler>(talc: &Talc<O>, layout: Layout) -> bool {
+    talc.surely_fits(layout)
 }

@@ -7,13 +7,17 @@
 //!   payload happens to be 16-aligned;
 //! * `WasmHandler` kept the top of the heap it grew last, which went stale when
 //!   the `Talc` was re-`init`ed or the heap truncated: growth then "extended" a
-//!   heap the allocator no longer had.
+//!   heap the allocator no longer had;
+//! * `WasmMemory`'s derived `Default` (so `WasmHandler::default()`) handed over
+//!   the initial memory, as only the `unsafe` `with_initial_memory` may: safe
+//!   code built a second allocator over the global allocator's first heap, and
+//!   blocks of both landed at the same address.
 #![cfg(target_arch = "wasm32")]
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
-use talcum::{ErrOnOom, Span, Talc};
+use talcum::{ErrOnOom, Span, Talc, WasmHandler, WasmMemory};
 use wasm_bindgen_test::wasm_bindgen_test;
 use wasm_tests::{
     acme_of, assert_filled, base_of, fill, local_talc, memory_bytes, memory_pages, mismatch,
@@ -252,4 +256,61 @@ fn growth_after_truncating_the_last_heap_makes_a_separate_heap() {
     assert!(heap.contains(z.as_ptr()));
     // SAFETY: live, with its layout.
     unsafe { talc.free(z, later) };
+}
+
+/// `__heap_base..__heap_end`: the initial memory that the global allocator
+/// (`TalckWasm`, made with the unsafe `with_initial_memory`) owns.
+#[cfg(not(feature = "tiny"))]
+fn initial_memory() -> std::ops::Range<usize> {
+    extern "C" {
+        static __heap_base: u8;
+        static __heap_end: u8;
+    }
+    (&raw const __heap_base) as usize..(&raw const __heap_end) as usize
+}
+
+/// Safe code makes allocators with `WasmHandler::default()` and
+/// `WasmHandler::with_memory(WasmMemory::default())`: their blocks never
+/// overlap the global allocator's, nor the initial memory it owns.
+#[cfg(not(feature = "tiny"))]
+#[wasm_bindgen_test]
+fn a_default_handler_leaves_the_initial_memory_to_the_global_allocator() {
+    let initial = initial_memory();
+    assert!(initial.start < initial.end, "no initial memory to test with");
+    // The global allocator's blocks, in its first heap (the initial memory).
+    let globals: Vec<Box<[u64; 8]>> = (0..64u64).map(|i| Box::new([i; 8])).collect();
+    let mut ranges: Vec<std::ops::Range<usize>> = globals
+        .iter()
+        .map(|b| &**b as *const [u64; 8] as usize..(&**b as *const _ as usize) + 64)
+        .collect();
+    assert!(
+        ranges.iter().any(|r| initial.contains(&r.start)),
+        "the global allocator does not use the initial memory: the test would prove nothing"
+    );
+    let mut a = Talc::new(WasmHandler::default());
+    let mut b = Talc::new(WasmHandler::with_memory(WasmMemory::default()));
+    let layout = Layout::from_size_align(64, 8).unwrap();
+    let mut locals = Vec::new();
+    for i in 0..64 {
+        for (talc, tag) in [(&mut a, 1000 + i), (&mut b, 2000 + i)] {
+            let p = must_malloc(talc, layout, tag);
+            let r = p.as_ptr() as usize..p.as_ptr() as usize + 64;
+            assert!(
+                r.start >= initial.end || r.end <= initial.start,
+                "a safely made allocator handed out {:#x}, inside the initial memory {:#x}..{:#x}",
+                r.start,
+                initial.start,
+                initial.end
+            );
+            ranges.push(r);
+            locals.push((p, tag));
+        }
+    }
+    wasm_tests::assert_disjoint(&mut ranges);
+    for (i, g) in globals.iter().enumerate() {
+        assert_eq!(**g, [i as u64; 8], "a global block was overwritten");
+    }
+    for &(p, tag) in &locals {
+        assert_filled(p, 64, tag);
+    }
 }

@@ -219,9 +219,9 @@ unsafe impl LinearMemory for WasmMemory {
 /// a direct `memory.grow`) grew memory in between, or the heap was truncated:
 /// the new pages become a separate heap, and pages that are not ours are
 /// never touched. When such pages were sized counting the free top they did
-/// not join, they are too small: the handler grows once more, in full
-/// (extending them when they end where memory does), so a request never
-/// takes more than two growths.
+/// not join, they may be too small for the request: then the handler grows
+/// once more, in full (extending them when they end where memory does), so
+/// a request never takes more than two growths.
 ///
 /// The handler keeps no state of its own beyond the memory: what it extends
 /// is read from its `Talc` at each call, so it follows `init`, `claim`,
@@ -311,11 +311,12 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
             // off address 0 and big enough (`LinearMemory`'s contract,
             // `pages_for`); `top` is the last heap's acme, or null.
             unsafe { talc.add_memory(top, new.base(), new.acme(), true) };
-            if reused == 0 || new.base() == top {
+            if reused == 0 || new.base() == top || pages >= pages_for(layout, false, 0) {
                 return Ok(());
             }
             // Someone grew memory in between: the pages became a heap of
-            // their own, too small. Once more, in full (at most two
+            // their own, too small (when they are not, as a growth of one
+            // page often is, they serve). Once more, in full (at most two
             // growths, however busy the others are), extending that heap
             // when nobody grew memory again.
             full = true;

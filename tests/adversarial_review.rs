@@ -15,9 +15,9 @@
 //!   `truncate` (seed `fuzz/seeds/oom_growth/realloc_at_top_over_aligned`).
 //! * `the_second_growth_after_foreign_pages_joins_the_first_region`: fixed
 //!   (the handler's second growth extends the first region's heap); passes.
-//! * `foreign_pages_then_one_growth_when_the_first_region_fits`: open,
-//!   `#[ignore]`d with the reason (memory grown by someone else in the
-//!   middle of our growth: one growth too many, never a fault).
+//! * `foreign_pages_then_one_growth_when_the_first_region_fits`: fixed
+//!   (after foreign pages, the handler grows again only when the pages it
+//!   got cannot hold the request as a heap of their own); passes.
 //! * `full_passes_are_not_repeated_for_every_request` (a bin whose fitting
 //!   chunks lay behind many too-small ones cost a full walk on every request
 //!   while the free top could not serve it): fixed by bounding the search in
@@ -89,7 +89,6 @@ fn arena_free_top(talc: &SimTalc<'_>) -> usize {
 /// a 50 000 B block as a heap of its own. That page is left unused and
 /// memory grew by three pages for two blocks that fit two.
 #[test]
-#[ignore = "open defect: after foreign growth the handler grows once more even when the first region fits"]
 fn foreign_pages_then_one_growth_when_the_first_region_fits() {
     let sim = SimMemory::new(16, 1);
     let mut talc = talc(&sim);

@@ -257,13 +257,15 @@ impl<M: LinearMemory> WasmHandler<M> {
 
 /// Pages enough for `layout` in a fresh region (also when the region
 /// becomes a new heap, or the first one, with the metadata), given that
-/// `reused` bytes on top of the heap join the region.
-fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> usize {
+/// `reused` bytes on top of the heap join the region; and whether those
+/// pages hold the request even as a heap of their own (without `reused`).
+fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> (usize, bool) {
     // The payload (at least two words, rounded up to a word: one more word
     // covers the rounding), padding for alignment (at most `align - WORD`,
     // plus the tag's word), the sentinel, and a word lost if the region ends
     // at the top of the address space. A layout's size rounded up to its
-    // alignment is at most `isize::MAX`, so the sum stays under `usize::MAX`.
+    // alignment is at most `isize::MAX`, so the sum stays under `usize::MAX`
+    // by far more than a page.
     let meta = if first_heap { META_SIZE } else { 0 };
     let bytes = layout.size().max(2 * WORD) + layout.align().max(WORD) + (3 * WORD + meta);
     // What the heap's top already offers joins the new pages when they
@@ -271,7 +273,8 @@ fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> usize {
     // at least half of it: a request that creeps up a little at each use
     // (a scratch buffer) does not grow memory at every use.
     let grow = bytes - reused.min(bytes / 2);
-    grow.div_ceil(PAGE).max(MIN_GROW_PAGES)
+    let pages = grow.div_ceil(PAGE).max(MIN_GROW_PAGES);
+    (pages, pages * PAGE >= bytes)
 }
 
 // SAFETY: changes the `Talc` through `add_memory` (what `claim` and `extend`
@@ -303,7 +306,7 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
             } else {
                 0
             };
-            let pages = pages_for(layout, !talc.has_metadata(), reused);
+            let (pages, alone) = pages_for(layout, !talc.has_metadata(), reused);
             let new = talc.oom_handler.memory.grow(pages).ok_or(())?;
             #[cfg(feature = "stats")]
             talc.stats.grown(pages);
@@ -311,7 +314,7 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
             // off address 0 and big enough (`LinearMemory`'s contract,
             // `pages_for`); `top` is the last heap's acme, or null.
             unsafe { talc.add_memory(top, new.base(), new.acme(), true) };
-            if reused == 0 || new.base() == top || pages >= pages_for(layout, false, 0) {
+            if alone || new.base() == top {
                 return Ok(());
             }
             // Someone grew memory in between: the pages became a heap of
@@ -390,23 +393,26 @@ mod tests {
     #[test]
     fn page_counts() {
         let small = Layout::from_size_align(1, 1).unwrap();
-        assert_eq!(pages_for(small, true, 0), 1);
+        assert_eq!(pages_for(small, true, 0).0, 1);
         let mib = Layout::from_size_align(1 << 20, 8).unwrap();
-        assert!(pages_for(mib, false, 0) * PAGE >= (1 << 20) + 3 * WORD);
+        assert!(pages_for(mib, false, 0).0 * PAGE >= (1 << 20) + 3 * WORD);
         let aligned = Layout::from_size_align(1 << 20, 1 << 20).unwrap();
-        assert!(pages_for(aligned, false, 0) * PAGE >= (2 << 20) + 2 * WORD);
+        assert!(pages_for(aligned, false, 0).0 * PAGE >= (2 << 20) + 2 * WORD);
         // What the heap's top offers counts toward the request, never below
         // one page, and never short of the rest.
         let half = 1 << 19;
-        let rest = pages_for(mib, false, half);
-        assert!(rest < pages_for(mib, false, 0));
+        let rest = pages_for(mib, false, half).0;
+        assert!(rest < pages_for(mib, false, 0).0);
         assert!(rest * PAGE + half >= (1 << 20) + 3 * WORD);
-        assert_eq!(pages_for(small, false, 1 << 20), MIN_GROW_PAGES);
+        assert_eq!(pages_for(small, false, 1 << 20).0, MIN_GROW_PAGES);
+        // Whether the pages hold the request as a heap of their own.
+        assert!(pages_for(mib, false, 0).1 && pages_for(small, false, 1 << 20).1);
+        assert!(!pages_for(mib, false, half).1);
         // Near `isize::MAX`: a page count whose bytes cover the request
         // (`memory.grow` then refuses it); never a wrapped small one.
         let huge = Layout::from_size_align(isize::MAX as usize, 1).unwrap();
-        assert!(pages_for(huge, true, 0) as u128 * PAGE as u128 >= isize::MAX as u128 + 3);
+        assert!(pages_for(huge, true, 0).0 as u128 * PAGE as u128 >= isize::MAX as u128 + 3);
         let huge_aligned = Layout::from_size_align(1, 1 << (usize::BITS - 2)).unwrap();
-        assert!(pages_for(huge_aligned, true, 0) as u128 * PAGE as u128 > 1 << (usize::BITS - 2));
+        assert!(pages_for(huge_aligned, true, 0).0 as u128 * PAGE as u128 > 1 << (usize::BITS - 2));
     }
 }

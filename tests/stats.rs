@@ -243,3 +243,91 @@ fn largest_free_is_bounded_when_a_bin_is_long() {
     // This is the inexact case (the largest is the twelfth chunk).
     assert!(seen < truth, "largest free {seen}, truth {truth}");
 }
+
+/// The largest free chunk, from the walk.
+fn largest_free_chunk<O: OomHandler>(talc: &Talc<O>) -> usize {
+    chunks(talc).iter().filter(|c| c.state == ChunkState::Free).map(|c| c.size).max().unwrap_or(0)
+}
+
+/// What the docs of `Stats` promise of `largest_free`.
+fn assert_largest_free_promise<O: OomHandler>(talc: &Talc<O>) {
+    let truth = largest_free_chunk(talc);
+    let seen = talc.get_stats().largest_free as usize;
+    assert!(seen <= truth, "largest free {seen}, more than the truth {truth}");
+    assert!(seen * 5 >= truth * 4, "largest free {seen}, under four fifths of the truth {truth}");
+}
+
+/// The smallest chunk size (bytes) of the last size bin: the bins split
+/// every power of two of sizes, in words, in four; the last one starts at
+/// `5 << 15` words (1.25 MiB on 64-bit targets, 640 KiB on 32-bit ones).
+const LAST_BIN_LOWER: usize = (5 << 15) * core::mem::size_of::<usize>();
+
+/// A free chunk of `big` bytes (payload) deep in the last size bin's list:
+/// freed first, then eight chunks of `small` bytes, all kept apart by live
+/// blocks, so the big one is the ninth in the list, past the eight chunks
+/// that are looked at. The heap's free top stays smaller than `small`.
+fn deep_in_the_last_bin(small: usize, big: usize) {
+    assert!(small + 8 >= LAST_BIN_LOWER && big > small);
+    let word = core::mem::size_of::<usize>();
+    let mut arena = Arena::new(big + 8 * small + (64 << 10));
+    let mut talc = Talc::new(ErrOnOom);
+    // SAFETY: the arena outlives the allocator and is used for nothing else.
+    unsafe { talc.init(arena.span()).unwrap() };
+    let mut blocks = Vec::new();
+    for size in core::iter::once(big).chain([small; 8]) {
+        let l = layout(size);
+        // SAFETY: the heap is valid; freed below.
+        blocks.push((unsafe { talc.malloc(l) }.unwrap(), l));
+        // SAFETY: as above; a separator, never freed (the arena goes).
+        unsafe { talc.malloc(layout(8)) }.unwrap();
+    }
+    for &(p, l) in &blocks {
+        // SAFETY: live, freed once.
+        unsafe { talc.free(p, l) };
+    }
+    let free: Vec<Chunk> =
+        chunks(&talc).into_iter().filter(|c| c.state == ChunkState::Free).collect();
+    assert_eq!(free.len(), 10, "nine holes and the free top");
+    assert!(free.last().unwrap().size < small, "the free top is not the largest");
+    assert_eq!(largest_free_chunk(&talc), big.next_multiple_of(word) + word);
+    assert_largest_free_promise(&talc);
+}
+
+#[test]
+fn largest_free_deep_in_the_last_bin() {
+    deep_in_the_last_bin(LAST_BIN_LOWER, 2 * LAST_BIN_LOWER);
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "50 MiB of memory; the test above is the same, smaller")]
+fn largest_free_deep_in_the_last_bin_32_mib() {
+    deep_in_the_last_bin(2 << 20, 32 << 20);
+}
+
+/// The top bin holds the free top of every heap that was the last one when
+/// its top was filed: ten heaps claimed one after the other leave ten
+/// chunks there, the largest (the first claimed after the arena) ninth.
+#[test]
+fn largest_free_among_many_heap_tops() {
+    let mut arenas: Vec<Arena> = Vec::new();
+    arenas.push(Arena::new(4 << 10));
+    arenas.push(Arena::new(256 << 10));
+    for _ in 0..8 {
+        arenas.push(Arena::new(4 << 10));
+    }
+    let mut talc = Talc::new(ErrOnOom);
+    for (i, a) in arenas.iter_mut().enumerate() {
+        // SAFETY: the arenas outlive the allocator, are used for nothing
+        // else and do not overlap.
+        unsafe {
+            if i == 0 {
+                talc.init(a.span()).unwrap();
+            } else {
+                talc.claim(a.span()).unwrap();
+            }
+        }
+    }
+    assert_eq!(talc.get_stats().heaps, 10);
+    assert!(largest_free_chunk(&talc) > 200 << 10);
+    assert_largest_free_promise(&talc);
+}

@@ -194,31 +194,20 @@ impl StatsState {
         self.classes = [0; CLASS_WORDS];
     }
 
-    /// A free chunk of `size` bytes was filed in a bin.
-    #[inline]
-    pub(crate) fn free_added(&mut self, size: usize) {
+    /// A free chunk of `size` bytes was filed in a bin (`delta` is `size`),
+    /// or left its bin (`delta` is `size.wrapping_neg()`).
+    // One copy for both: smaller wasm.
+    #[inline(never)]
+    pub(crate) fn free_changed(&mut self, size: usize, delta: usize) {
         let class = class_of(size);
         if let (Some(bytes), Some(bits)) =
             (self.class_bytes.get_mut(class), self.classes.get_mut(class / 64))
         {
-            // No overflow (see `class_bytes`); wrapping: no panic path.
-            *bytes = bytes.wrapping_add(size);
-            *bits |= 1 << (class % 64);
-        }
-    }
-
-    /// A free chunk of `size` bytes left its bin.
-    #[inline]
-    pub(crate) fn free_removed(&mut self, size: usize) {
-        let class = class_of(size);
-        if let (Some(bytes), Some(bits)) =
-            (self.class_bytes.get_mut(class), self.classes.get_mut(class / 64))
-        {
-            // The chunk's size is among the class's bytes.
-            *bytes = bytes.wrapping_sub(size);
-            if *bytes == 0 {
-                *bits &= !(1 << (class % 64));
-            }
+            // No overflow (see `class_bytes`): a chunk that leaves was
+            // counted when it came. Wrapping: no panic path.
+            *bytes = bytes.wrapping_add(delta);
+            let bit = 1 << (class % 64);
+            *bits = if *bytes == 0 { *bits & !bit } else { *bits | bit };
         }
     }
 

@@ -186,7 +186,7 @@ impl<O: OomHandler> Talc<O> {
         #[cfg(feature = "counters")]
         self.counters.free_chunk_added(size);
         #[cfg(feature = "stats")]
-        self.stats.free_added(size);
+        self.stats.free_changed(size, size);
     }
 
     /// Takes the free chunk at `base`, of `size` bytes, out of its bin.
@@ -205,7 +205,7 @@ impl<O: OomHandler> Talc<O> {
         #[cfg(feature = "counters")]
         self.counters.free_chunk_removed(size);
         #[cfg(feature = "stats")]
-        self.stats.free_removed(size);
+        self.stats.free_changed(size, size.wrapping_neg());
         let _ = size;
     }
 

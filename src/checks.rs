@@ -106,6 +106,8 @@ impl<O: OomHandler> Talc<O> {
         if bins.is_null() {
             ensure_eq!(self.heaps, self.heaps.len, 0, "talcum checks: heaps without metadata");
             ensure_eq!(self.heaps, self.avail_bits(), 0, "talcum checks: bitmap without bins");
+            #[cfg(feature = "stats")]
+            self.check_classes();
             return;
         }
         let mut free_chunks = 0;
@@ -126,6 +128,31 @@ impl<O: OomHandler> Talc<O> {
             unsafe { self.check_listed(heap, bins, free_chunks) };
         }
         self.check_fresh();
+        #[cfg(feature = "stats")]
+        self.check_classes();
+    }
+
+    /// Checks the bytes of free chunks by size class that `stats` keeps
+    /// against the heaps' free chunks, and the marks of non-empty classes.
+    #[cfg(feature = "stats")]
+    fn check_classes(&self) {
+        use crate::stats::{class_of, CLASSES};
+        let mut bytes = [0usize; CLASSES];
+        self.for_each_free_chunk(|c| bytes[class_of(c.size())] += c.size());
+        for (class, &b) in bytes.iter().enumerate() {
+            ensure_eq!(
+                self.heaps,
+                self.stats.class_bytes(class),
+                b,
+                "talcum checks: stats keep wrong bytes for the free chunks of class {class}"
+            );
+            ensure_eq!(
+                self.heaps,
+                self.stats.class_marked(class),
+                b != 0,
+                "talcum checks: stats mark class {class} wrong"
+            );
+        }
     }
 
     /// Checks that the memory `fresh` promises zero holds zeros: all of it

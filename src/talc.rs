@@ -187,6 +187,8 @@ impl<O: OomHandler> Talc<O> {
         self.avail |= 1 << bin;
         #[cfg(feature = "counters")]
         self.counters.free_chunk_added(size);
+        #[cfg(feature = "stats")]
+        self.stats.free_changed(size, size);
     }
 
     /// Takes the free chunk at `base`, of `size` bytes, out of its bin.
@@ -204,6 +206,8 @@ impl<O: OomHandler> Talc<O> {
         unsafe { list::unlink(heap_ptr::<FreeNode>(base)) };
         #[cfg(feature = "counters")]
         self.counters.free_chunk_removed(size);
+        #[cfg(feature = "stats")]
+        self.stats.free_changed(size, size.wrapping_neg());
         let _ = size;
     }
 
@@ -1106,7 +1110,7 @@ impl<O: OomHandler> Talc<O> {
         self.bins
     }
 
-    #[cfg(any(feature = "checks", feature = "stats"))]
+    #[cfg(feature = "checks")]
     pub(crate) fn avail_bits(&self) -> u64 {
         self.avail
     }

@@ -81,7 +81,8 @@ const CLASS_WORDS: usize = CLASSES.div_ceil(64);
 /// | 48 | [`failed_allocations`](Stats::failed_allocations) | allocations that returned null |
 /// | 52 | [`live_allocations`](Stats::live_allocations) | live allocations |
 ///
-/// Figures saturate at `u32::MAX` (reachable only on 64-bit targets). The
+/// Figures saturate at `u32::MAX`: the byte figures only on 64-bit targets,
+/// `failed_allocations` on any target after four billion failures. The
 /// block is refreshed at the end of each `malloc`, `free`, resize, `claim`,
 /// `extend` and `truncate`, and when an allocation fails; `init` forgets the
 /// heaps but the cumulative figures (peak, growth, failures, changes) carry
@@ -367,8 +368,10 @@ impl<O: OomHandler> Talc<O> {
     /// Visits the chunks of every heap, bottom to top, heap by heap, at most
     /// `max` of them; returns how many were visited. Never allocates.
     ///
-    /// The heaps are the first [`WALK_HEAPS`] the `Talc` was given that are
-    /// still in use.
+    /// At most [`WALK_HEAPS`] heaps are walked: a heap is noted when it is
+    /// added if fewer than that are noted then, and its note goes when it is
+    /// removed. A heap added while the notes are full is never walked, even
+    /// after a noted one goes (a heap added later may take the free note).
     pub fn walk(&self, max: usize, mut visit: impl FnMut(Chunk)) -> usize {
         let mut n = 0;
         let arena = self.get_arena().base().addr();

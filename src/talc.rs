@@ -609,6 +609,9 @@ impl<O: OomHandler> Talc<O> {
         // The alignment is a layout's, so a power of two: only the size can
         // make the new layout invalid.
         if new_size > isize::MAX as usize + 1 - old_layout.align() {
+            // A failure like any other for the figures.
+            #[cfg(feature = "stats")]
+            self.stats_failed();
             return Err(());
         }
         // SAFETY: forwarded to the caller; the new size is valid.

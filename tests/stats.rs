@@ -141,6 +141,10 @@ fn peak_failures_and_changes_move_when_they_should() {
     // SAFETY: `q` is live with `small`; it stays live on failure.
     assert!(unsafe { talc.realloc(q, small, 1 << 20) }.is_err());
     assert_eq!(talc.get_stats().failed_allocations, 2);
+    // So does one to an impossible size, refused before any search.
+    // SAFETY: as above.
+    assert!(unsafe { talc.realloc(q, small, usize::MAX - 8) }.is_err());
+    assert_eq!(talc.get_stats().failed_allocations, 3);
     // SAFETY: live, freed once.
     unsafe { talc.free(q, small) };
     assert_consistent(&talc);

@@ -22,11 +22,15 @@
 //!
 //! Checks, besides the block model (every block patterned and verified, in
 //! a heap, on no foreign page, overlapping no other):
-//! * the free-chunk oracle (`talcum_fuzz::fits`): when a free chunk fits a
-//!   request, it succeeds without growth (`sim.grows` unchanged); a malloc
-//!   that succeeds without one grew memory; a realloc that stays in place
-//!   did not grow, unless only free memory lay above the block up to the
-//!   last heap's end (then the handler may extend the heap under it);
+//! * the free-chunk oracles (`talcum_fuzz::fit`, read just before each
+//!   request): when a free chunk surely fits it (`Talc::surely_fits`: what
+//!   `Talc::malloc` promises to find, since the search looks at only a few
+//!   chunks per bin), it succeeds without growth (`sim.grows` unchanged); a
+//!   malloc that succeeds without any fitting free chunk (`fits`, the weak
+//!   direction) grew memory, and so did a realloc that moved without one;
+//!   a realloc that stays in place did not grow, unless only free memory
+//!   lay above the block up to the last heap's end (then the handler may
+//!   extend the heap under it);
 //! * growth per request: at most once, once more if someone else grew
 //!   pages just before ours (the new pages then cannot join the last heap),
 //!   and never more pages each than the layout's documented bound;
@@ -38,13 +42,16 @@
 //! * `truncate` never cuts an allocation, and removes only an empty heap
 //!   other than the arena;
 //! * after everything is freed (on request, and at the end), every heap is
-//!   one free chunk again (growth steps merged), and the largest serves a
-//!   request for all of it without growth.
+//!   one free chunk again (growth steps merged); at the end, a request for
+//!   all of the largest never grows memory, and succeeds when a free chunk
+//!   surely fits it (an exact fit is sure only as the last heap's free top:
+//!   otherwise the chunk may lie too deep in its bin for the search).
 //!
 //! Mode 1 (`InitOnOom`): `Talc::new(InitOnOom::new(span))` over part of a
 //! host buffer: the first request claims the span, and succeeds if the span
 //! holds the layout's bound; nothing outside the span is touched; from then
-//! on requests behave as with `ErrOnOom` (exactly those that fit succeed).
+//! on requests behave as with `ErrOnOom` (those that surely fit succeed,
+//! and only those that fit can).
 
 #![no_main]
 
@@ -63,8 +70,9 @@ use talcum::{
     InitOnOom, LinearMemory, OomHandler, Span, Talc, WasmHandler, WASM_PAGE_SIZE as PAGE,
 };
 use talcum_fuzz::{
-    check_counters, check_resize_fit, check_sentinel, check_zero, count_ops, fill_sentinel, fits,
-    layout, max_size, trace, Input, Memory, Model, KIB, MAX_OPS, MIB, WORD,
+    check_alloc_fit, check_counters, check_resize_fit, check_sentinel, check_zero, count_ops,
+    fill_sentinel, fit, layout, max_size, trace, Fit, Input, Memory, Model, KIB, MAX_OPS, MIB,
+    WORD,
 };
 
 /// The arena's metadata: a tag and 64 bin heads.
@@ -242,8 +250,9 @@ impl Guards {
 /// One request as the hooks see it after the call.
 struct Request {
     layout: Layout,
-    /// Whether a free chunk fitted `layout` before the call.
-    fit: bool,
+    /// What the free chunks offered `layout` before the call: whether one
+    /// surely fitted it, and whether any did.
+    fit: Fit,
     /// For a realloc, the block's address before.
     old: Option<*mut u8>,
     /// For a realloc, whether only free memory lay above the block up to the
@@ -339,8 +348,12 @@ fn run_growth(mode: u8, input: &mut Input) -> u64 {
         Run { talc: Talc::new(WasmHandler::with_memory(memory)), model: Model::new(), hooks };
     let ops = run_ops(&mut run, input);
 
-    // Everything is free: each heap is one free chunk, and the largest
-    // serves a request for all of it without growth.
+    // Everything is free: each heap is one free chunk (`check_merged`), so
+    // a free chunk holds a request for all of the largest. It is served
+    // without growth when a free chunk surely fits it (an exact fit does
+    // only as the last heap's free top); else `Talc::malloc` promises no
+    // more than that it may fail (its chunk may lie deep in a bin), but it
+    // must not grow memory, which is now at its maximum.
     sim.max.set(sim.pages());
     if let Some((i, &largest)) = run
         .hooks
@@ -352,16 +365,27 @@ fn run_growth(mode: u8, input: &mut Input) -> u64 {
         let room = largest.size() - if i == 0 { META } else { 0 };
         if room >= 3 * WORD {
             let l = layout(room - 2 * WORD, WORD);
+            let fit = fit(&run.talc, l);
+            assert!(fit.any, "after freeing everything, no free chunk holds heap {largest:?}");
             let grows = sim.grows.get();
             // SAFETY: freed at once with its layout.
             unsafe {
-                let p = run.talc.malloc(l).unwrap_or_else(|()| {
-                    panic!("after freeing everything, malloc({l:?}) failed in heap {largest:?}")
-                });
-                // Another heap of the same size may serve it.
-                let a = p.as_ptr() as usize;
-                assert!(run.hooks.inside(a, a + l.size()), "the whole-heap block is in no heap");
-                run.talc.free(p, l);
+                let r = run.talc.malloc(l);
+                trace!("malloc({l:?}) for all of heap {largest:?} -> {r:?} ({fit:?})");
+                assert!(
+                    r.is_ok() || !fit.sure,
+                    "after freeing everything, malloc({l:?}) failed in heap {largest:?}, \
+                     although a free chunk surely fits it"
+                );
+                if let Ok(p) = r {
+                    // Another heap of the same size may serve it.
+                    let a = p.as_ptr() as usize;
+                    assert!(
+                        run.hooks.inside(a, a + l.size()),
+                        "the whole-heap block is in no heap"
+                    );
+                    run.talc.free(p, l);
+                }
             }
             assert_eq!(sim.grows.get(), grows, "memory grew for a whole free heap");
         }
@@ -505,14 +529,14 @@ impl<'a> Hooks for Growth<'a> {
         let ok = req.result.is_some();
         let in_place = req.old.is_some() && req.result == req.old;
         trace!(
-            "  fit {}, grew {grows} times ({grown} pages), foreign pages between: {foreign_between}",
+            "  {:?}, grew {grows} times ({grown} pages), foreign pages between: {foreign_between}",
             req.fit
         );
-        if req.fit {
-            assert!(ok, "{what}: failed for {l:?} although a free chunk fits it");
-            assert_eq!(grows, 0, "{what}: memory grew for {l:?}, which a free chunk fits");
+        if req.fit.sure {
+            assert!(ok, "{what}: failed for {l:?} although a free chunk surely fits it");
+            assert_eq!(grows, 0, "{what}: memory grew for {l:?}, which a free chunk surely fits");
         }
-        if ok && !req.fit && !in_place {
+        if ok && !req.fit.any && !in_place {
             assert!(
                 grows > 0,
                 "{what}: {l:?} succeeded with no free chunk that fits and no growth"
@@ -837,11 +861,7 @@ impl Hooks for InitMode {
         if std::mem::replace(&mut self.asked, true) {
             // The span is taken: from now on, as ErrOnOom.
             match req.old {
-                None => assert_eq!(
-                    ok, req.fit,
-                    "{what}({l:?}) after the span was taken: succeeded {ok}, a free chunk fits {}",
-                    req.fit
-                ),
+                None => check_alloc_fit(req.fit, ok, l, &format!("{what}, the span taken,")),
                 Some(old) => check_resize_fit(req.fit, old, req.result, l, what),
             }
         } else {
@@ -953,7 +973,7 @@ fn run_ops<H: Hooks>(run: &mut Run<H>, input: &mut Input) -> u64 {
                 9..=13 if H::EXTRAS => H::extra(run, op, input),
                 0..=4 | 9..=13 => {
                     let l = input.layout();
-                    let fit = fits(&run.talc, l);
+                    let fit = fit(&run.talc, l);
                     let snap = run.hooks.before(&run.talc);
                     let r = run.talc.malloc(l);
                     trace!("malloc({l:?}) -> {:?}", r.map(|p| p.as_ptr()));
@@ -978,13 +998,16 @@ fn run_ops<H: Hooks>(run: &mut Run<H>, input: &mut Input) -> u64 {
                     let new_size = input.size().min(max_size(b.align));
                     let new = layout(new_size, b.align);
                     run.model.check(i, "before realloc");
-                    let fit = fits(&run.talc, new);
+                    let fit = fit(&run.talc, new);
                     // No other block between this one and the last heap's
                     // end, and that heap holds this one.
                     let last = last_acme(&run.talc);
-                    let at_top = run.hooks.heaps(&run.talc).iter().any(|&h| {
-                        acme(h) == last && base(h) <= b.addr() && b.end() <= last
-                    }) && !run.model.blocks.iter().any(|o| (b.end()..last).contains(&o.addr()));
+                    let at_top = run
+                        .hooks
+                        .heaps(&run.talc)
+                        .iter()
+                        .any(|&h| acme(h) == last && base(h) <= b.addr() && b.end() <= last)
+                        && !run.model.blocks.iter().any(|o| (b.end()..last).contains(&o.addr()));
                     let snap = run.hooks.before(&run.talc);
                     let r = run.talc.realloc(NonNull::new_unchecked(b.ptr), b.layout(), new_size);
                     trace!(

@@ -5,10 +5,13 @@
 //! 1 MiB-aligned buffer, so the arena may be misaligned, and a trim of its
 //! top), then one operation per byte code with its arguments.
 //!
-//! The free-chunk oracle (`talcum_fuzz::fits`, from `Talc::for_each_free_chunk`):
-//! with `ErrOnOom`, `malloc` succeeds exactly when some free chunk fits the
-//! layout; `grow`/`realloc` succeed whenever one fits the new size, and
-//! succeed without one only in place.
+//! The free-chunk oracles (`talcum_fuzz::fit`: `Fit::sure` from
+//! `Talc::surely_fits`, `Fit::any` from `Talc::for_each_free_chunk`), read
+//! just before each request: with `ErrOnOom`, `malloc` must succeed when a
+//! free chunk surely fits the layout (see `Talc::malloc`'s promise: the
+//! search looks at a few chunks per bin), and may succeed only when some
+//! free chunk fits it; `grow`/`realloc` must succeed when one surely fits
+//! the new size, and succeed without any fitting one only in place.
 
 #![no_main]
 
@@ -18,8 +21,8 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use talcum::{ErrOnOom, Span, Talc};
 use talcum_fuzz::{
-    check_counters, check_resize_fit, count_ops, fits, layout as clamped, trace, Input, Memory,
-    Model, KIB, MAX_OPS, MIB,
+    check_alloc_fit, check_counters, check_resize_fit, count_ops, fit, layout as clamped, trace,
+    Input, Memory, Model, KIB, MAX_OPS, MIB,
 };
 
 const ARENA: usize = MIB;
@@ -62,18 +65,13 @@ fn run(data: &[u8]) {
             match input.u8() % 10 {
                 0..=2 => {
                     let layout = input.layout();
-                    let fit = fits(&talc, layout);
+                    let fit = fit(&talc, layout);
                     let r = talc.malloc(layout);
                     trace!(
-                        "malloc({layout:?}) -> {:?} (a free chunk fits: {fit})",
+                        "malloc({layout:?}) -> {:?} ({fit:?})",
                         r.map(|p| p.as_ptr() as usize - lo)
                     );
-                    assert_eq!(
-                        r.is_ok(),
-                        fit,
-                        "malloc({layout:?}) with ErrOnOom: succeeded {}, but a free chunk fits: {fit}",
-                        r.is_ok()
-                    );
+                    check_alloc_fit(fit, r.is_ok(), layout, "malloc");
                     match r {
                         Ok(p) => {
                             assert!(
@@ -98,7 +96,7 @@ fn run(data: &[u8]) {
                         b.size.saturating_add(input.size()).min(talcum_fuzz::max_size(b.align));
                     model.check(i, "before grow");
                     let new = clamped(new_size, b.align);
-                    let fit = fits(&talc, new);
+                    let fit = fit(&talc, new);
                     let r = talc.grow(NonNull::new_unchecked(b.ptr), b.layout(), new_size);
                     check_resize_fit(fit, b.ptr, r.ok().map(|p| p.as_ptr()), new, "grow");
                     trace!(
@@ -161,7 +159,7 @@ fn run(data: &[u8]) {
                     let new_size = input.size().min(talcum_fuzz::max_size(b.align));
                     model.check(i, "before realloc");
                     let new = clamped(new_size, b.align);
-                    let fit = fits(&talc, new);
+                    let fit = fit(&talc, new);
                     let r = talc.realloc(NonNull::new_unchecked(b.ptr), b.layout(), new_size);
                     check_resize_fit(fit, b.ptr, r.ok().map(|p| p.as_ptr()), new, "realloc");
                     trace!(

@@ -7,10 +7,12 @@
 //! The arena is filled with a non-zero byte before each run, and freed blocks
 //! keep their pattern, so zeroed allocations really have to be zeroed.
 //!
-//! The free-chunk oracle (`talcum_fuzz::fits`, read under the lock): every
-//! allocation succeeds exactly when some free chunk fits its layout; every
-//! resize succeeds when one fits the new layout, and without one only in
-//! place.
+//! The free-chunk oracles (`talcum_fuzz::fit`, read under the lock just
+//! before each call): every allocation must succeed when a free chunk surely
+//! fits its layout (`Talc::surely_fits`, as `Talc::malloc` promises) and may
+//! succeed only when some free chunk fits it; every resize must succeed when
+//! one surely fits the new layout, and succeeds without any fitting one only
+//! in place.
 
 #![no_main]
 
@@ -22,8 +24,8 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use talcum::{ErrOnOom, Span, Talc, Talck};
 use talcum_fuzz::{
-    avoid_known_bug, check_counter_consistency, check_resize_fit, count_ops, fits, layout,
-    max_size, trace, Input, Memory, Model, KIB, MAX_OPS, MIB,
+    avoid_known_bug, check_alloc_fit, check_counter_consistency, check_resize_fit, count_ops, fit,
+    layout, max_size, trace, Input, Memory, Model, KIB, MAX_OPS, MIB,
 };
 
 const ARENA: usize = MIB;
@@ -36,14 +38,6 @@ fn memory() -> &'static Memory {
 }
 
 fuzz_target!(|data: &[u8]| run(data));
-
-/// With `ErrOnOom`, an allocation succeeds exactly when a free chunk fits.
-fn check_alloc_fit(fit: bool, ok: bool, l: Layout, what: &str) {
-    assert_eq!(
-        ok, fit,
-        "{what}({l:?}) with ErrOnOom succeeded: {ok}, but a free chunk fits: {fit}"
-    );
-}
 
 /// A non-zero layout for `GlobalAlloc`, whose callers may not ask for 0 bytes.
 fn global_layout(input: &mut Input) -> Layout {
@@ -79,7 +73,7 @@ fn run(data: &[u8]) {
             match input.u8() % 12 {
                 0 | 1 => {
                     let l = global_layout(&mut input);
-                    let fit = fits(&*talck.lock(), l);
+                    let fit = fit(&*talck.lock(), l);
                     let p = talck.alloc(l);
                     trace!("GlobalAlloc::alloc({l:?}) -> +{:#x}", rel(p));
                     check_alloc_fit(fit, !p.is_null(), l, "GlobalAlloc::alloc");
@@ -89,7 +83,7 @@ fn run(data: &[u8]) {
                 }
                 2 => {
                     let l = global_layout(&mut input);
-                    let fit = fits(&*talck.lock(), l);
+                    let fit = fit(&*talck.lock(), l);
                     let p = talck.alloc_zeroed(l);
                     trace!("GlobalAlloc::alloc_zeroed({l:?}) -> +{:#x}", rel(p));
                     check_alloc_fit(fit, !p.is_null(), l, "GlobalAlloc::alloc_zeroed");
@@ -128,7 +122,7 @@ fn run(data: &[u8]) {
                     let new_size = input.size().clamp(1, max_size(b.align));
                     model.check(i, "before GlobalAlloc::realloc");
                     let new = layout(new_size, b.align);
-                    let fit = fits(&*talck.lock(), new);
+                    let fit = fit(&*talck.lock(), new);
                     let p = talck.realloc(b.ptr, b.layout(), new_size);
                     let r = if p.is_null() { None } else { Some(p) };
                     check_resize_fit(fit, b.ptr, r, new, "GlobalAlloc::realloc");
@@ -151,7 +145,7 @@ fn run(data: &[u8]) {
                 6 | 7 => {
                     let l = input.layout();
                     let zeroed = input.bool();
-                    let fit = fits(&*talck.lock(), l);
+                    let fit = fit(&*talck.lock(), l);
                     let r = if zeroed { alloc.allocate_zeroed(l) } else { alloc.allocate(l) };
                     check_alloc_fit(fit, r.is_ok(), l, "Allocator::allocate");
                     trace!(
@@ -194,7 +188,7 @@ fn run(data: &[u8]) {
                     let zeroed = input.bool();
                     model.check(i, "before Allocator::grow");
                     let old_ptr = NonNull::new_unchecked(b.ptr);
-                    let fit = fits(&*talck.lock(), new);
+                    let fit = fit(&*talck.lock(), new);
                     let r = if zeroed {
                         alloc.grow_zeroed(old_ptr, b.layout(), new)
                     } else {
@@ -232,7 +226,7 @@ fn run(data: &[u8]) {
                     }
                     let new = layout(b.size - input.size() % (b.size + 1), align);
                     model.check(i, "before Allocator::shrink");
-                    let fit = fits(&*talck.lock(), new);
+                    let fit = fit(&*talck.lock(), new);
                     let r = alloc.shrink(NonNull::new_unchecked(b.ptr), b.layout(), new);
                     let got = r.as_ref().ok().map(|s| s.as_ptr() as *mut u8);
                     check_resize_fit(fit, b.ptr, got, new, "Allocator::shrink");

@@ -19,7 +19,9 @@
 //! too; see `Talc::search`.)
 //!
 //! One more bin, [`TOP_BIN`], above all of them, holds the free chunk on top
-//! of the last heap: the one that growth extends. Being last in the bitmap,
+//! of the last heap, and no other: the one that growth extends (when another
+//! heap becomes the last, the former last heap's free top moves to the bin
+//! of its size, where the search can find it). Being last in the bitmap,
 //! it serves a request only when no other free chunk fits, so it stays whole
 //! for large requests and small blocks fill the holes below it first.
 

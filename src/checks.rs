@@ -253,26 +253,11 @@ impl<O: OomHandler> Talc<O> {
     }
 
     /// The bin of the free chunk at `at` of `size` bytes: the top bin for
-    /// the free top of the last heap; for the free top of another heap,
-    /// either (it was filed there while its heap was last); else its size's.
+    /// the free top of the last heap, and for no other chunk (a former last
+    /// heap's free top goes to its size's bin when another heap becomes
+    /// last); else its size's.
     fn bin_expected(&self, at: *mut u8, size: usize) -> usize {
-        let heap_acme = at.addr() + size + WORD;
-        if heap_acme == self.get_last_heap_acme().addr() {
-            return TOP_BIN;
-        }
-        let top_of_a_heap = self.heaps.all().iter().any(|h| h.acme().addr() == heap_acme);
-        // SAFETY: `at` is a free chunk; its node's link was checked.
-        let in_top_bin = unsafe {
-            let slot = (*at.cast::<FreeNode>()).prev_next;
-            let mut head = slot;
-            // Find the head slot: follow back links to the bins array.
-            let bins = self.bins_ptr();
-            while head.addr() < bins.addr() || head.addr() >= bins.wrapping_add(BIN_COUNT).addr() {
-                head = (*head.cast::<FreeNode>()).prev_next;
-            }
-            head == bins.add(TOP_BIN)
-        };
-        if top_of_a_heap && in_top_bin {
+        if at.addr() + size + WORD == self.get_last_heap_acme().addr() {
             TOP_BIN
         } else {
             bin_of(size)

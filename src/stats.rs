@@ -102,8 +102,8 @@ const CLASS_WORDS: usize = CLASSES.div_ceil(64);
 /// refresh the highest class that holds any decides: when its bytes are
 /// those of one chunk, they are the figure; else the figure is the largest
 /// of the class's smallest size and of the first eight chunks of the two
-/// bins that may hold the largest chunk (its size's bin, and the bin of the
-/// heaps' free tops). So it is exact, too, whenever the largest chunk is
+/// bins that may hold the largest chunk (its size's bin, and the top bin,
+/// which holds the last heap's free top). So it is exact, too, whenever the largest chunk is
 /// among those eight of its bin (as it is when that bin holds eight or
 /// fewer).
 #[repr(C)]

@@ -804,6 +804,7 @@ impl<O: OomHandler> Talc<O> {
         // A new heap is the last one; an extended one stays last if it was.
         // Set first, so that its free top goes to the top bin.
         let was_last = top == self.last_top;
+        let former_last = self.last_top;
         if !extends || was_last {
             self.last_top = acme;
         }
@@ -815,8 +816,18 @@ impl<O: OomHandler> Talc<O> {
             self.fresh = acme.addr();
         }
         // SAFETY: the memory is ours; every write below lies inside it, or
-        // is the old sentinel it takes over.
+        // is the old sentinel it takes over. `former_last` is a heap's acme.
         unsafe {
+            if !extends && !former_last.is_null() {
+                // The former last heap's free top moves from the top bin to
+                // its size's: the search looks at a few chunks of a bin, so
+                // the top bin holds the last heap's free top alone.
+                let sentinel = former_last.sub(WORD);
+                let free = self.take_top(former_last);
+                if free != sentinel {
+                    self.add_free(free, sentinel);
+                }
+            }
             let mut old_top = 0;
             let (free_base, below_free) = if extends {
                 // The old sentinel and any free chunk below it join the new memory.

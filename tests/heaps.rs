@@ -227,3 +227,32 @@ fn random_heap_management() {
     }
     common::free_all(&mut talc, &mut model);
 }
+
+/// A heap that was the last one keeps its free top for requests when later
+/// heaps come: its free top leaves the top bin (the search looks at a few
+/// chunks of a bin, and the top bin is for the last heap's free top only).
+/// Found by the fuzzer (`oom_growth`, 2026-12-06): behind the free tops of
+/// eight later heaps, a free 64 KiB top was never found, and memory grew.
+#[test]
+fn free_tops_of_former_last_heaps_are_found() {
+    let mut arena = Arena::new(4096);
+    let mut big = Arena::new(64 << 10);
+    let mut smalls: Vec<Arena> = (0..12).map(|_| Arena::new(64)).collect();
+    let mut talc = Talc::new(ErrOnOom);
+    // SAFETY: the buffers outlive `talc` and serve nothing else.
+    unsafe {
+        talc.init(arena.span()).unwrap();
+        talc.claim(big.span()).unwrap();
+        for small in &mut smalls {
+            talc.claim(small.span()).unwrap();
+        }
+    }
+    let l = Layout::from_size_align(10 << 10, 8).unwrap();
+    #[cfg(feature = "checks")]
+    assert!(talc.surely_fits(l));
+    // SAFETY: the heaps are valid.
+    let p = unsafe { talc.malloc(l) }.expect("the former last heap's free top holds 10 KiB");
+    assert!(big.span().contains(p.as_ptr()));
+    // SAFETY: live, with its layout.
+    unsafe { talc.free(p, l) };
+}

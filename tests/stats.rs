@@ -331,9 +331,10 @@ fn largest_free_deep_in_the_last_bin_32_mib() {
     deep_in_the_last_bin(2 << 20, 32 << 20);
 }
 
-/// The top bin holds the free top of every heap that was the last one when
-/// its top was filed: ten heaps claimed one after the other leave ten
-/// chunks there, the largest (the first claimed after the arena) ninth.
+/// Ten heaps claimed one after the other, the largest first after the
+/// arena: its free top was the top bin's until the next heap came (the
+/// top bin once kept every former last heap's free top, the largest ninth
+/// there; now they go to their sizes' bins).
 #[test]
 fn largest_free_among_many_heap_tops() {
     let mut arenas: Vec<Arena> = Vec::new();

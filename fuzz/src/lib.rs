@@ -676,21 +676,10 @@ pub struct Fit {
     pub sure: bool,
 }
 
-/// How many chunks of a bin the search looks at (`LOOKS` in src/talc.rs).
-const LOOKS: usize = 8;
-
 /// Both oracles for `layout` on `talc`, as [`Fit`]. Panics if a chunk
 /// surely fits but none fits: the two oracles disagree.
-///
-/// With the known bug `top-bin-depth` stepped around (see
-/// [`avoid_known_bug`]), `sure` is false while there are more heaps than
-/// the search looks at chunks of a bin.
 pub fn fit<O: talcum::OomHandler>(talc: &talcum::Talc<O>, layout: Layout) -> Fit {
-    let mut sure = talc.surely_fits(layout);
-    if sure && talc.get_counters().heap_count > LOOKS && avoid_known_bug("top-bin-depth") {
-        sure = false;
-    }
-    let f = Fit { any: fits(talc, layout), sure };
+    let f = Fit { any: fits(talc, layout), sure: talc.surely_fits(layout) };
     assert!(
         f.any || !f.sure,
         "the oracles disagree: {layout:?} surely fits, but fits no free chunk"
@@ -840,14 +829,12 @@ macro_rules! trace {
 /// start of an allocation"; seed
 /// `seeds/talck_global/crash-checks-shrink-to-smaller-align-in-place`;
 /// fixed in e649fe9, so no run needs it now); `top-bin-depth` (found on
-/// 2026-12-06 by the oracle of the bounded search, at f55b0db, open: a
-/// heap's free top stays in the top bin after a later heap becomes the last
-/// one, and `Talc::surely_fits` counts it by its size, but the search looks
-/// at only the first 8 chunks of the top bin; behind the tops of 8 later
-/// heaps it is not found, and the OOM handler is called: with `ErrOnOom`,
-/// `claim` 64 KiB, then 8 heaps of 64 bytes, and a 10 KiB `malloc` fails
-/// (with a 4 KiB arena). Stepped around in [`fit`]: no sure fit while there
-/// are more than 8 heaps, since only the heaps' free tops go to the top bin).
+/// 2026-12-06 by the oracle of the bounded search, at f55b0db: a heap's
+/// free top stayed in the top bin after a later heap became the last one,
+/// where the search, eight chunks deep, did not find it behind the tops of
+/// eight later heaps; seed `seeds/oom_growth/former_tops_behind_eight_heaps`,
+/// test `free_tops_of_former_last_heaps_are_found` in tests/heaps.rs; fixed,
+/// so no run needs it now).
 pub fn avoid_known_bug(name: &str) -> bool {
     static KNOWN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     KNOWN

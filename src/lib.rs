@@ -40,9 +40,11 @@
 //! * A request looks at no more than eight chunks of a bin (a bin's sizes
 //!   differ by up to a quarter, so its own bin may hold chunks too small)
 //!   before it takes the first chunk of a higher bin, where every chunk
-//!   fits; only before memory grows does it look at every chunk. So the
-//!   time per request is bounded while any bigger chunk is free, and memory
-//!   never grows while a free chunk fits.
+//!   fits, or the free top, or asks for memory. So the time per request is
+//!   bounded in every phase, also while memory grows, and memory never
+//!   grows while a free chunk *surely* fits (one in a higher bin, or the
+//!   free top); a fitting chunk behind eight too-small ones in its own bin
+//!   is not looked for.
 //!
 //! Each module documents its part: [`Span`]; `tag` (the boundary tag);
 //! `list` (the free list); `bins`; `talc` (the core); `oom` (handlers);

@@ -48,7 +48,9 @@
 //!
 //! Each module documents its part: [`Span`]; `tag` (the boundary tag);
 //! `list` (the free list); `bins`; `talc` (the core); `oom` (handlers);
-//! `talck` (the global wrappers); `wasm`.
+//! `talck` (the global wrappers); `memory` (the linear memory, below the
+//! allocators); `wasm` (the core's handler over it); `global` (which
+//! allocator `TalckWasm` names); [`tiny`].
 //!
 //! ## Features
 //! * `counters`: `Talc::get_counters` (allocation, heap and fragmentation counts).
@@ -73,7 +75,10 @@ mod bins;
 mod checks;
 #[cfg(feature = "counters")]
 mod counters;
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+mod global;
 mod list;
+mod memory;
 mod oom;
 mod span;
 #[cfg(feature = "stats")]
@@ -86,15 +91,16 @@ mod wasm;
 
 #[cfg(feature = "counters")]
 pub use counters::Counters;
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+pub use global::TalckWasm;
+pub use memory::{LinearMemory, WasmMemory, WASM_PAGE_SIZE};
 pub use oom::{ErrOnOom, InitOnOom, OomHandler};
 pub use span::Span;
 #[cfg(feature = "stats")]
 pub use stats::{Chunk, ChunkState, Stats, STATS_VERSION, WALK_HEAPS};
 pub use talc::Talc;
 pub use talck::{Talck, TalckGuard, TalckRef, TalckSingleThreaded};
-#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
-pub use wasm::TalckWasm;
-pub use wasm::{LinearMemory, WasmHandler, WasmMemory, MIN_GROW_PAGES, WASM_PAGE_SIZE};
+pub use wasm::{WasmHandler, MIN_GROW_PAGES};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

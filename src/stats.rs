@@ -360,7 +360,7 @@ impl<O: OomHandler> Talc<O> {
             best
         };
         // The class's chunks are in the bin of their size, or in the top
-        // bin (heaps' free tops): every chunk seen there is real, so the
+        // bin (the last heap's free top): every chunk seen there is real, so the
         // result is never more than the truth.
         base.max(largest_in(class.min(TOP_BIN - 1))).max(largest_in(TOP_BIN))
     }

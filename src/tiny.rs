@@ -65,7 +65,7 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
 use core::ptr::null_mut;
 
-use crate::wasm::{LinearMemory, WASM_PAGE_SIZE};
+use crate::memory::{LinearMemory, WASM_PAGE_SIZE};
 
 const WORD: usize = core::mem::size_of::<usize>();
 /// The chunk size granularity, and the blocks' natural alignment.

@@ -1,0 +1,48 @@
+//! Which allocator [`TalckWasm`] names, decided in one place above the
+//! allocators and the memory layer: the core over [`WasmHandler`], or with
+//! feature `tiny` the [tiny allocator](crate::tiny).
+
+use crate::memory::WasmMemory;
+use crate::{Talc, WasmHandler};
+
+/// The global allocator for single-threaded WebAssembly: a [`Talc`] over
+/// [`WasmHandler`], with no lock.
+///
+/// ```ignore
+/// #[global_allocator]
+/// static ALLOC: talcum::TalckWasm = unsafe { talcum::TalckWasm::new_global() };
+/// ```
+///
+/// It exists only on WebAssembly without the `atomics` target feature, where
+/// there are no threads. With `atomics`, use [`Talck`](crate::Talck) over a
+/// real lock (see the crate docs).
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics"), not(feature = "tiny")))]
+pub type TalckWasm = crate::TalckSingleThreaded<WasmHandler>;
+
+/// The global allocator for single-threaded WebAssembly, feature `tiny`:
+/// the [tiny allocator](crate::tiny), with the same setup.
+///
+/// ```ignore
+/// #[global_allocator]
+/// static ALLOC: talcum::TalckWasm = unsafe { talcum::TalckWasm::new_global() };
+/// ```
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics"), feature = "tiny"))]
+pub type TalckWasm = crate::tiny::TinyWasm;
+
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+impl crate::TalckSingleThreaded<WasmHandler> {
+    /// The global allocator, to put in a `static`.
+    ///
+    /// # Safety
+    /// Make it the program's `#[global_allocator]` (or use it from one
+    /// thread only, and never from its own OOM handler). WebAssembly without
+    /// `atomics` has a single thread, so this always holds there. Make one
+    /// per program: it takes the initial memory between `__heap_base` and
+    /// `__heap_end` (see [`WasmMemory::with_initial_memory`]), so do not also
+    /// call std's `System` allocator directly, which would take it too.
+    pub const unsafe fn new_global() -> Self {
+        // SAFETY: single-threaded target, and the initial memory is ours
+        // alone, per this function's contract.
+        unsafe { Self::new(Talc::new(WasmHandler::with_memory(WasmMemory::with_initial_memory()))) }
+    }
+}

@@ -513,7 +513,9 @@ impl<O: OomHandler> Talc<O> {
     /// bin above the one of the request's chunk size (its payload, at least
     /// two words, and the tag, rounded up to a word) plus the alignment's
     /// most padding (`align - WORD`, for an alignment past a word), where
-    /// every chunk holds the request; or the last heap's free top holds it.
+    /// every chunk holds the request; or a chunk that holds it is the last
+    /// heap's free top, or lies in the last size bin (which has no upper
+    /// bound, so the search walks it whole).
     /// A test oracle for the search's promise; found from the heaps, not
     /// from the bins' lists.
     pub fn surely_fits(&self, layout: Layout) -> bool {
@@ -528,14 +530,14 @@ impl<O: OomHandler> Talc<O> {
         let mut any = false;
         self.for_each_free_chunk(|chunk| {
             let (base, acme) = (chunk.base().addr(), chunk.acme().addr());
-            any |= if acme + WORD == last_top {
-                (base + WORD)
-                    .checked_next_multiple_of(layout.align())
-                    .and_then(|payload| payload.checked_add(size))
-                    .is_some_and(|end| end <= acme)
-            } else {
-                bin_of(acme - base) > bin_of(sure)
-            };
+            let fits = (base + WORD)
+                .checked_next_multiple_of(layout.align())
+                .and_then(|payload| payload.checked_add(size))
+                .is_some_and(|end| end <= acme);
+            let bin = bin_of(acme - base);
+            // The top bin and the last size bin are looked at whole.
+            let whole = acme + WORD == last_top || bin == TOP_BIN - 1;
+            any |= whole && fits || bin > bin_of(sure) && acme + WORD != last_top;
         });
         any
     }

@@ -42,9 +42,10 @@
 //!   before it takes the first chunk of a higher bin, where every chunk
 //!   fits, or the free top, or asks for memory. So the time per request is
 //!   bounded in every phase, also while memory grows, and memory never
-//!   grows while a free chunk *surely* fits (one in a higher bin, or the
-//!   free top); a fitting chunk behind eight too-small ones in its own bin
-//!   is not looked for.
+//!   grows while a free chunk *surely* fits (one in a higher bin, the free
+//!   top, or one in the last size bin, which has no upper bound and is
+//!   looked at whole); a fitting chunk behind eight too-small ones in its
+//!   own bin is not looked for.
 //!
 //! Each module documents its part: [`Span`]; `tag` (the boundary tag);
 //! `list` (the free list); `bins`; `talc` (the core); `oom` (handlers);

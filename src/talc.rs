@@ -37,7 +37,8 @@ pub(crate) const META_SIZE: usize = WORD + BIN_COUNT * WORD;
 /// and past those to the OOM handler. So the work per request is bounded in
 /// every phase, while memory grows too: a request never walks a long list.
 /// The price: a fitting chunk deeper than this in a bin whose chunks need
-/// not fit is not found (see [`Talc::malloc`] for what is promised).
+/// not fit is not found (see [`Talc::malloc`] for what is promised). The
+/// last size bin, which has no upper bound, is looked at whole.
 pub(crate) const LOOKS: usize = 8;
 
 #[inline]
@@ -222,12 +223,16 @@ impl<O: OomHandler> Talc<O> {
     ///
     /// The OOM handler is called only when no free chunk *surely* fits: a
     /// chunk of a size bin above the bin of the request's size plus its
-    /// alignment's padding (every chunk there fits), or the last heap's free
-    /// top if it fits. A fitting chunk among too-small ones in a bin whose
-    /// chunks may or may not fit is found when it is among the first few
-    /// looked at; deeper ones are not looked for, so that the work per
-    /// request stays bounded (a few chunks per bin), also while memory grows.
-    /// (`checks` offers this promise as an oracle, `surely_fits`.)
+    /// alignment's padding (every chunk there fits), or a chunk that fits
+    /// and is the last heap's free top or lies in the last size bin (sizes
+    /// from 640 KiB on wasm32, 1.25 MiB on 64-bit targets, with no upper
+    /// bound: that bin is looked at whole). A fitting chunk among too-small
+    /// ones in another bin whose chunks may or may not fit (their sizes are
+    /// within a quarter of each other) is found when it is among the first
+    /// eight looked at; deeper ones are not looked for, so that the work per
+    /// request stays bounded, also while memory grows: eight chunks per bin,
+    /// and in the last size bin at most one per 640 KiB (1.25 MiB) of free
+    /// memory. (`checks` offers this promise as an oracle, `surely_fits`.)
     ///
     /// # Safety
     /// The memory handed to this `Talc` must still be valid (see
@@ -332,7 +337,12 @@ impl<O: OomHandler> Talc<O> {
                 // Emptied since its bit was set (see `remove_free`).
                 self.avail &= !(1 << bin);
             }
-            let mut left = LOOKS;
+            // The last size bin has no upper bound: its chunks may be far
+            // apart, so it is walked whole. Only a request of that bin's
+            // sizes itself gets past its first chunk (any chunk there holds
+            // a smaller one), and its chunks are huge: at most one look per
+            // 640 KiB of free memory (1.25 MiB on 64-bit targets).
+            let mut left = if bin == TOP_BIN - 1 { usize::MAX } else { LOOKS };
             while !node.is_null() && left != 0 {
                 left -= 1;
                 #[cfg(feature = "counters")]

@@ -89,24 +89,25 @@ impl<M: LinearMemory> WasmHandler<M> {
 
 /// Pages enough for `layout` in a fresh region (also when the region
 /// becomes a new heap, or the first one, with the metadata), given that
-/// `reused` bytes on top of the heap join the region; and whether those
-/// pages hold the request even as a heap of their own (without `reused`).
-fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> (usize, bool) {
-    // The payload (at least two words, rounded up to a word: one more word
-    // covers the rounding), padding for alignment (at most `align - WORD`,
-    // plus the tag's word), the sentinel, and a word lost if the region ends
-    // at the top of the address space. A layout's size rounded up to its
-    // alignment is at most `isize::MAX`, so the sum stays under `usize::MAX`
-    // by far more than a page.
+/// `reused` bytes on top of the heap join the region; and the bytes the
+/// request needs with no help from `reused`, a word lost at the top of the
+/// address space included.
+fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> (usize, usize) {
+    // The tag and the padding for alignment (at most `align - WORD` past a
+    // word: a region and a heap's free top start word aligned), the payload
+    // (at least two words, rounded up to a word), the sentinel, and a word
+    // lost if the region ends at the top of the address space. A layout's
+    // size rounded up to its alignment is at most `isize::MAX`, so the sum
+    // stays under `usize::MAX` by far more than a page.
     let meta = if first_heap { META_SIZE } else { 0 };
-    let bytes = layout.size().max(2 * WORD) + layout.align().max(WORD) + (3 * WORD + meta);
+    let payload = (layout.size().max(2 * WORD) + (WORD - 1)) & !(WORD - 1);
+    let bytes = layout.align().max(WORD) + payload + (2 * WORD + meta);
     // What the heap's top already offers joins the new pages when they
     // extend it; it counts for at most half the request, so the growth is
     // at least half of it: a request that creeps up a little at each use
     // (a scratch buffer) does not grow memory at every use.
     let grow = bytes - reused.min(bytes / 2);
-    let pages = grow.div_ceil(PAGE).max(MIN_GROW_PAGES);
-    (pages, pages * PAGE >= bytes)
+    (grow.div_ceil(PAGE).max(MIN_GROW_PAGES), bytes)
 }
 
 // SAFETY: changes the `Talc` through `add_memory` (what `claim` and `extend`
@@ -138,7 +139,7 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
             } else {
                 0
             };
-            let (pages, alone) = pages_for(layout, !talc.has_metadata(), reused);
+            let (pages, bytes) = pages_for(layout, !talc.has_metadata(), reused);
             let new = talc.oom_handler.memory.grow(pages).ok_or(())?;
             #[cfg(feature = "stats")]
             talc.stats.grown(pages);
@@ -146,7 +147,9 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
             // off address 0 and big enough (`LinearMemory`'s contract,
             // `pages_for`); `top` is the last heap's acme, or null.
             unsafe { talc.add_memory(top, new.base(), new.acme(), true) };
-            if alone || new.base() == top {
+            // Enough when the pages extend the heap, or hold the request
+            // as a heap of their own (the end's word is lost or not).
+            if new.base() == top || new.size() + WORD >= bytes {
                 return Ok(());
             }
             // Someone grew memory in between: the pages became a heap of
@@ -191,9 +194,12 @@ mod tests {
         assert!(rest < pages_for(mib, false, 0).0);
         assert!(rest * PAGE + half >= (1 << 20) + 3 * WORD);
         assert_eq!(pages_for(small, false, 1 << 20).0, MIN_GROW_PAGES);
-        // Whether the pages hold the request as a heap of their own.
-        assert!(pages_for(mib, false, 0).1 && pages_for(small, false, 1 << 20).1);
-        assert!(!pages_for(mib, false, half).1);
+        // The bytes a heap of its own needs: the request's chunk, the
+        // sentinel and the end's word, exactly.
+        assert_eq!(pages_for(mib, false, half).1, (1 << 20) + 3 * WORD);
+        assert_eq!(pages_for(small, true, 0).1, 5 * WORD + META_SIZE);
+        let page_less_two = Layout::from_size_align(PAGE - 2 * WORD, WORD).unwrap();
+        assert_eq!(pages_for(page_less_two, false, 0), (2, PAGE + WORD));
         // Near `isize::MAX`: a page count whose bytes cover the request
         // (`memory.grow` then refuses it); never a wrapped small one.
         let huge = Layout::from_size_align(isize::MAX as usize, 1).unwrap();

@@ -54,14 +54,15 @@
 //! of the last region it moves to a free chunk that holds the new size, or
 //! else grows memory under the block, which then keeps all it got (what is
 //! left over, less than a page, would take the next small block, in its
-//! way). A block shrunk to half its chunk or less gives the rest back.
+//! way). A block shrunk to half its chunk or less moves to a free chunk
+//! that holds it, or else gives the rest back (in place, it would stay
+//! between the free memory below it and its given-back tail).
 //!
 //! The adversaries: a bin full of chunks that are all slightly too small is
 //! walked in full by every request of its size class (the full allocator
 //! bounds that walk; this one spends no bytes on it); an aligned request
-//! walks every chunk of every bin above its own when none holds it; a block
-//! that shrinks stays between the free memory below it and its given-back
-//! tail (`tests/tiny_review.rs` has the numbers).
+//! walks every chunk of every bin above its own when none holds it
+//! (`tests/tiny_review.rs` has the numbers).
 //!
 //! # What it drops
 //!
@@ -375,18 +376,23 @@ impl<M: LinearMemory> Tiny<M> {
         // SAFETY: `ptr` is live: its header is below it, a chunk header (or
         // the sentinel) above it; a free chunk there is listed. The caller
         // promises the size's rounding. A new block is live and distinct
-        // from the old one, which holds `layout.size()` bytes, the new one
-        // more.
+        // from the old one, and both hold the bytes copied: the old one
+        // `layout.size()`, the new one `new_size`.
         unsafe {
             let c = ptr.sub(WORD);
             let new = loop {
                 let head = get(c);
                 let have = head & !FLAGS;
                 if need <= have {
-                    // A block shrunk to half its chunk or less gives the
-                    // rest back (a block that grows keeps what was grown
-                    // under it, see below).
+                    // A block shrunk to half its chunk or less moves to a
+                    // free chunk that holds it, or else gives the rest back
+                    // (a block that grows keeps what was grown under it,
+                    // see below).
                     if new_size < layout.size() && need <= have / 2 && have - need >= MIN_CHUNK {
+                        let new = self.take(need, layout.align());
+                        if !new.is_null() {
+                            break new;
+                        }
                         set(c, need | (head & PREV_FREE));
                         set(c.add(need), have - need);
                         self.free(c.add(need + WORD));
@@ -435,7 +441,7 @@ impl<M: LinearMemory> Tiny<M> {
                 break self.malloc(Layout::from_size_align_unchecked(new_size, layout.align()));
             };
             if !new.is_null() {
-                core::ptr::copy_nonoverlapping(ptr, new, layout.size());
+                core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
                 self.free(ptr);
             }
             new

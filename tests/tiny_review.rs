@@ -5,6 +5,8 @@
 //! (one only under Miri, see its docs); the bloat and slowness bounds that
 //! the design does not promise are `#[ignore]`d with the numbers measured.
 //! The rest pass, and pin what was attacked without finding anything.
+//! `a_buffer_rebuilt_bigger_each_round_reuses_its_memory` came later, with
+//! issue 22 (2026-12-06).
 //!
 //! Run: `cargo test -p talcum --features checks --test tiny_review`
 //! (`-- --include-ignored` for the bounds; `--release` for the timings).
@@ -93,31 +95,41 @@ fn the_first_region_may_start_its_allocation() {
 /// kept their peak size for good. Measured: 10 blocks of 1 MiB shrunk to 16
 /// bytes held 11 141 120 bytes grown (10 growths) for 160 live bytes; the
 /// full allocator, 1 114 112 (1 growth). Fixed: a block shrunk to half its
-/// chunk or less gives the rest back.
+/// chunk or less gives the rest back, or moves to a free chunk that holds
+/// it (then all of its chunk is free).
 #[test]
 #[cfg_attr(miri, ignore = "minutes under Miri: natively only (Miri runs the_first_region)")]
 fn a_shrunk_block_gives_its_tail_back() {
-    let sim = SimMemory::new(256, 1);
-    let mut t = Tiny::new(&sim);
-    let p = t.malloc(l(1 << 20, 8));
-    assert!(!p.is_null());
-    // SAFETY: live, with this layout.
-    assert_eq!(unsafe { t.realloc(p, l(1 << 20, 8), 16) }, p, "a shrink stays in place");
-    let grows = sim.grows.get();
-    // The tail serves a block of nearly its size without growth.
-    let q = t.malloc(l((1 << 20) - 4096, 8));
-    assert!(!q.is_null());
-    assert_eq!(sim.grows.get(), grows, "the shrunk block's tail was not given back");
-    walk(&t);
+    // To 16 bytes it moves (to the free memory left below it by the
+    // growth); to 400 KiB it stays (no free chunk holds it).
+    for (to, moves) in [(16, true), (400 << 10, false)] {
+        let sim = SimMemory::new(256, 1);
+        let mut t = Tiny::new(&sim);
+        let p = t.malloc(l(1 << 20, 8));
+        assert!(!p.is_null());
+        fill(p, to, 5);
+        // SAFETY: live, with this layout.
+        let q = unsafe { t.realloc(p, l(1 << 20, 8), to) };
+        assert_eq!(q != p, moves, "shrunk to {to}: moved");
+        verify(q, to, 5);
+        let grows = sim.grows.get();
+        // The rest serves a block of nearly its size without growth.
+        let r = t.malloc(l((1 << 20) - to - 4096, 8));
+        assert!(!r.is_null());
+        assert_eq!(sim.grows.get(), grows, "shrunk to {to}: the rest was not given back");
+        walk(&t);
+    }
 }
 
-/// Blocks come from the top of their chunk, so a shrunk block stays between
-/// the free memory below it and its given-back tail: each round of a 1 MiB
-/// block shrunk to 16 bytes then needs memory anew (the free top counts for
-/// half). Measured: 6 422 528 bytes grown for 160 live bytes in 10 rounds
-/// (full allocator: 1 114 112).
+/// Blocks came from the top of their chunk, so a block shrunk in place
+/// stayed between the free memory below it and its given-back tail: each
+/// round of a 1 MiB block shrunk to 16 bytes then needed memory anew (the
+/// free top counts for half). Measured: 6 422 528 bytes grown for 160 live
+/// bytes in 10 rounds (full allocator: 1 114 112). Fixed: a block shrunk to
+/// half its chunk or less moves to a free chunk that holds it (small blocks
+/// are cut from the bottom of free memory), and its whole chunk is free.
 #[test]
-#[ignore = "bloat (design): blocks cut from the top of a chunk split free memory when they shrink"]
+#[cfg_attr(miri, ignore = "minutes under Miri: natively only (Miri runs the_first_region)")]
 fn shrunk_blocks_in_rounds() {
     let sim = SimMemory::new(256, 1);
     let mut t = Tiny::new(&sim);
@@ -125,11 +137,70 @@ fn shrunk_blocks_in_rounds() {
         let p = t.malloc(l(1 << 20, 8));
         assert!(!p.is_null());
         // SAFETY: live, with this layout.
-        assert_eq!(unsafe { t.realloc(p, l(1 << 20, 8), 16) }, p, "a shrink stays in place");
+        assert!(!unsafe { t.realloc(p, l(1 << 20, 8), 16) }.is_null());
         walk(&t);
     }
     let grown = sim.grown_pages.get() * PAGE;
     assert!(grown <= (1 << 20) + 2 * PAGE, "{grown} bytes grown for 160 live");
+}
+
+/// Issue 22, defect 3: a buffer rebuilt a little bigger each round (4 MiB,
+/// then 256 KiB more each round, 20 rounds: allocated, filled, freed), with
+/// one small block (64 B) kept per round. When the small block comes after
+/// the buffer is freed (or, the same, before the next one), the free top is
+/// the only free chunk, and the block was cut from its top: right under the
+/// last sentinel, where it kept the next growth from joining the free top.
+/// Each round then grew memory for the whole buffer: 112 459 776 bytes
+/// grown in 18 growths for 9 176 256 live at the peak (12.3x). The other
+/// orders (the small block while the buffer is live, or first in each
+/// round) grew 1.08x and 1.09x. Fixed: a block of less than a fifth of its
+/// chunk is cut from the chunk's bottom, and the free top serves only when
+/// no other chunk holds a request: 9 895 936 bytes (1.08x) in every order,
+/// in 3 or 4 growths.
+#[test]
+#[cfg_attr(miri, ignore = "a 128 MiB simulated memory and 130 MB of buffers: natively only")]
+fn a_buffer_rebuilt_bigger_each_round_reuses_its_memory() {
+    // 0: the small block while the buffer is live; 1: before it; 2: after
+    // the buffer is freed.
+    for order in 0..3 {
+        let sim = SimMemory::new(2048, 1);
+        let mut t = Tiny::new(&sim);
+        let mut kept = 0;
+        let mut peak = 0;
+        let small = |t: &mut SimTiny<'_>, kept: &mut usize| {
+            let p = t.malloc(l(64, 8));
+            assert!(!p.is_null());
+            fill(p, 64, 1);
+            *kept += 64;
+        };
+        for r in 0..20 {
+            let size = (4 << 20) + r * (256 << 10);
+            if order == 1 {
+                small(&mut t, &mut kept);
+            }
+            let b = t.malloc(l(size, 8));
+            assert!(!b.is_null(), "order {order}, round {r}: null");
+            fill(b, size, r as u64);
+            if order == 0 {
+                small(&mut t, &mut kept);
+            }
+            peak = peak.max(size + kept);
+            // SAFETY: live.
+            unsafe { t.free(b) };
+            if order == 2 {
+                small(&mut t, &mut kept);
+            }
+            walk(&t);
+        }
+        let grown = sim.grown_pages.get() * PAGE;
+        // Within a quarter of the peak, and a few pages for the list heads
+        // and rounding (dlmalloc on the report's `rebuild` pattern: 1.9x).
+        assert!(
+            grown <= peak + peak / 4 + 4 * PAGE,
+            "order {order}: {grown} bytes grown in {} growths for {peak} live at the peak",
+            sim.grows.get()
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -217,7 +288,10 @@ fn per_call(n: u32, mut f: impl FnMut()) -> Duration {
 /// The documented adversary: every request walks its whole bin of
 /// too-small chunks. 40 000 free chunks of 1120 bytes (bin 10), then
 /// requests of 2000 (bin 10, served from above): 463-913 µs per malloc
-/// (release build; 3.7 µs with 1000 chunks, 50 µs with 10 000).
+/// (release build; 3.7 µs with 1000 chunks, 50 µs with 10 000); 423-463 µs
+/// on 2026-12-06, after issue 22. Kept: bounding the walk costs bytes (and
+/// a second walk before growth, so that memory never grows while a chunk
+/// holds the request); see README.md, Reliability.
 #[test]
 #[ignore = "slowness (documented): a bin of too-small chunks is walked in full"]
 fn a_bin_of_too_small_chunks_costs_every_request() {
@@ -227,11 +301,14 @@ fn a_bin_of_too_small_chunks_costs_every_request() {
     assert!(dt < Duration::from_micros(20), "{dt:?} per malloc");
 }
 
-/// Undocumented: an aligned request (above two words) walks every chunk of
-/// every bin from its own up, not just its own bin's, since the first chunk
-/// of a bigger bin need not hold an aligned block. 10 000 free chunks of
-/// 1008 bytes between pins of 3072: 265-285 µs per malloc(16, 4096)
-/// (release build; 8-20 µs with 1000 chunks).
+/// Documented since (the module docs): an aligned request (above two
+/// words) walks every chunk of every bin from its own up, not just its own
+/// bin's, since the first chunk of a bigger bin need not hold an aligned
+/// block. 10 000 free chunks of 1008 bytes between pins of 3072: 265-285
+/// µs per malloc(16, 4096) (release build; 8-20 µs with 1000 chunks);
+/// 234-237 µs on 2026-12-06, after issue 22. Kept: starting the walk where
+/// every chunk holds the block would skip chunks that do, and grow memory
+/// instead; see README.md, Reliability.
 #[test]
 #[ignore = "slowness (design): an aligned request walks every free chunk of every bin above"]
 fn aligned_requests_walk_every_bin() {
@@ -339,7 +416,8 @@ fn impossible_requests_get_null() {
     // SAFETY: live; the size is valid for the alignment.
     unsafe {
         assert!(t.realloc(p, l(100, 64), isize::MAX as usize - 63).is_null());
-        assert_eq!(t.realloc(p, l(100, 64), 0), p);
+        let p = t.realloc(p, l(100, 64), 0);
+        assert!(!p.is_null() && p.addr() % 64 == 0);
         t.free(p);
     }
     walk(&t);

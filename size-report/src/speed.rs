@@ -409,6 +409,22 @@ pub const WORKLOADS: &[Workload] = &[
                 31 MiB); exact-shortfall growth calls `memory.grow` every fourth use",
     },
     Workload {
+        name: "rebuild",
+        export: "bench_rebuild",
+        seed: 32,
+        n: 20,
+        args: &[4 << 20, 256 << 10, 64],
+        group: Group::Memory,
+        reps: None,
+        full: true,
+        fresh: false,
+        warm: None,
+        unit: CALLS,
+        about: "(f) a buffer rebuilt a little bigger each round (issue 22): 20 times, allocate, \
+                fill and free a buffer of 4 MiB + 256 KiB per earlier round (to 8.75 MiB), then \
+                allocate 64 B that stay live; nothing else is on the heap",
+    },
+    Workload {
         name: "zeroed",
         export: "bench_zeroed",
         seed: 30,

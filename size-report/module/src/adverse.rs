@@ -14,7 +14,9 @@
 //! Block tables are `Vec`s with their final capacity: one allocation and one
 //! free each, the same for every allocator.
 
-use crate::workloads::{aligned, fill, holds, layout, release, Block, Rng, E_CONTENT};
+use crate::workloads::{
+    aligned, fill, holds, layout, release, Block, Rng, EMPTY, E_CONTENT, E_LAYOUT,
+};
 use std::alloc::{alloc, realloc};
 
 /// The alignment of every block here: a word, as for most Rust values.
@@ -288,4 +290,40 @@ pub fn creep(seed: u32, n: usize, full: bool, start: usize, step: usize) -> Resu
         }
     }
     Ok(())
+}
+
+/// The most rounds of [`rebuild`], whose kept blocks are listed on the stack.
+pub const REBUILD_ROUNDS: usize = 64;
+
+/// A buffer rebuilt a little bigger each round (issue 22): `n` times (at
+/// most [`REBUILD_ROUNDS`]), a byte buffer of `start + i * step` bytes is
+/// allocated, filled and freed, then a `small`-byte block is allocated and
+/// kept; then the small blocks are freed. The kept blocks are listed in an
+/// array on the stack, not in a `Vec`: a table allocated first would be a
+/// small block under the first buffer, and the pattern is the heap holding
+/// nothing else.
+pub fn rebuild(
+    seed: u32,
+    n: usize,
+    full: bool,
+    start: usize,
+    step: usize,
+    small: usize,
+) -> Result<(), i32> {
+    if n > REBUILD_ROUNDS {
+        return Err(E_LAYOUT);
+    }
+    let mut rng = Rng::new(seed);
+    let mut kept = [EMPTY; REBUILD_ROUNDS];
+    let mut count = 0;
+    for i in 0..n {
+        if let Some(mut buf) = try_block(start + i * step, 1, rng.tag(), full)? {
+            release(full, &mut buf)?;
+        }
+        if let Some(b) = try_block(small, WORD, rng.tag(), full)? {
+            kept[count] = b;
+            count += 1;
+        }
+    }
+    release_all(full, &mut kept[..count])
 }

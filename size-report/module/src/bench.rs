@@ -139,6 +139,22 @@ pub extern "C" fn bench_creep(seed: u32, n: u32, full: u32, start: u32, step: u3
     counted(|| adverse::creep(seed, n as usize, full != 0, arg(start)?, arg(step)?))
 }
 
+/// A buffer of `start` bytes, `step` bytes bigger each of `n` rounds,
+/// allocated and freed, then a `small`-byte block kept per round.
+#[export_name = "bench_rebuild"]
+pub extern "C" fn bench_rebuild(
+    seed: u32,
+    n: u32,
+    full: u32,
+    start: u32,
+    step: u32,
+    small: u32,
+) -> i32 {
+    counted(|| {
+        adverse::rebuild(seed, n as usize, full != 0, arg(start)?, step as usize, arg(small)?)
+    })
+}
+
 /// Zeroed blocks (`alloc_zeroed`) of `lo..=hi` bytes until `n` MiB are
 /// live, each checked to read zero, then all freed.
 #[export_name = "bench_zeroed"]

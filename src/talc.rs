@@ -814,7 +814,6 @@ impl<O: OomHandler> Talc<O> {
         // A new heap is the last one; an extended one stays last if it was.
         // Set first, so that its free top goes to the top bin.
         let was_last = top == self.last_top;
-        let former_last = self.last_top;
         if !extends || was_last {
             self.last_top = acme;
         }
@@ -826,16 +825,18 @@ impl<O: OomHandler> Talc<O> {
             self.fresh = acme.addr();
         }
         // SAFETY: the memory is ours; every write below lies inside it, or
-        // is the old sentinel it takes over. `former_last` is a heap's acme.
+        // is the old sentinel it takes over; the top bin's chunk is free.
         unsafe {
-            if !extends && !former_last.is_null() {
-                // The former last heap's free top moves from the top bin to
-                // its size's: the search looks at a few chunks of a bin, so
-                // the top bin holds the last heap's free top alone.
-                let sentinel = former_last.sub(WORD);
-                let free = self.take_top(former_last);
-                if free != sentinel {
-                    self.add_free(free, sentinel);
+            if !extends && !self.bins.is_null() {
+                // The former last heap's free top, the top bin's one chunk,
+                // moves to its size's bin (`last_top` is the new heap's
+                // now): the search looks at a few chunks of a bin, so the top
+                // bin holds the last heap's free top alone.
+                let former = *self.bins.add(TOP_BIN);
+                if !former.is_null() {
+                    let size = list::size_of(former.cast());
+                    self.remove_free(former.addr(), size);
+                    self.add_free(former.cast(), former.cast::<u8>().add(size));
                 }
             }
             let mut old_top = 0;

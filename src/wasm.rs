@@ -89,10 +89,9 @@ impl<M: LinearMemory> WasmHandler<M> {
 
 /// Pages enough for `layout` in a fresh region (also when the region
 /// becomes a new heap, or the first one, with the metadata), given that
-/// `reused` bytes on top of the heap join the region; and the bytes the
-/// request needs with no help from `reused`, a word lost at the top of the
-/// address space included.
-fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> (usize, usize) {
+/// `reused` bytes on top of the heap join the region; and whether those
+/// pages hold the request even as a heap of their own (without `reused`).
+fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> (usize, bool) {
     // The tag and the padding for alignment (at most `align - WORD` past a
     // word: a region and a heap's free top start word aligned), the payload
     // (at least two words, rounded up to a word), the sentinel, and a word
@@ -107,7 +106,13 @@ fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> (usize, usize) 
     // at least half of it: a request that creeps up a little at each use
     // (a scratch buffer) does not grow memory at every use.
     let grow = bytes - reused.min(bytes / 2);
-    (grow.div_ceil(PAGE).max(MIN_GROW_PAGES), bytes)
+    // `grow` is at least half of `bytes`, so never 0: one page or more.
+    let pages = grow.div_ceil(PAGE);
+    let pages = if MIN_GROW_PAGES > 1 { pages.max(MIN_GROW_PAGES) } else { pages };
+    // Whether they hold it alone: but for the word lost at the top of the
+    // address space, which is then lost for good (a region there holds one
+    // word less, and nothing can grow past it: the request fails then).
+    (pages, pages * PAGE + WORD >= bytes)
 }
 
 // SAFETY: changes the `Talc` through `add_memory` (what `claim` and `extend`
@@ -139,7 +144,7 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
             } else {
                 0
             };
-            let (pages, bytes) = pages_for(layout, !talc.has_metadata(), reused);
+            let (pages, alone) = pages_for(layout, !talc.has_metadata(), reused);
             let new = talc.oom_handler.memory.grow(pages).ok_or(())?;
             #[cfg(feature = "stats")]
             talc.stats.grown(pages);
@@ -147,9 +152,7 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
             // off address 0 and big enough (`LinearMemory`'s contract,
             // `pages_for`); `top` is the last heap's acme, or null.
             unsafe { talc.add_memory(top, new.base(), new.acme(), true) };
-            // Enough when the pages extend the heap, or hold the request
-            // as a heap of their own (the end's word is lost or not).
-            if new.base() == top || new.size() + WORD >= bytes {
+            if alone || new.base() == top {
                 return Ok(());
             }
             // Someone grew memory in between: the pages became a heap of
@@ -194,12 +197,16 @@ mod tests {
         assert!(rest < pages_for(mib, false, 0).0);
         assert!(rest * PAGE + half >= (1 << 20) + 3 * WORD);
         assert_eq!(pages_for(small, false, 1 << 20).0, MIN_GROW_PAGES);
-        // The bytes a heap of its own needs: the request's chunk, the
-        // sentinel and the end's word, exactly.
-        assert_eq!(pages_for(mib, false, half).1, (1 << 20) + 3 * WORD);
-        assert_eq!(pages_for(small, true, 0).1, 5 * WORD + META_SIZE);
+        // Whether the pages hold the request as a heap of their own: its
+        // chunk and the sentinel, exactly (a page less two words does, in
+        // one page), but for a word lost at the top of the address space.
+        assert!(pages_for(mib, false, 0).1 && pages_for(small, false, 1 << 20).1);
+        assert!(!pages_for(mib, false, half).1);
         let page_less_two = Layout::from_size_align(PAGE - 2 * WORD, WORD).unwrap();
-        assert_eq!(pages_for(page_less_two, false, 0), (2, PAGE + WORD));
+        assert_eq!(pages_for(page_less_two, false, 0), (2, true));
+        assert_eq!(pages_for(page_less_two, false, PAGE), (1, true));
+        let page_less_one = Layout::from_size_align(PAGE - WORD, WORD).unwrap();
+        assert_eq!(pages_for(page_less_one, false, PAGE), (1, false));
         // Near `isize::MAX`: a page count whose bytes cover the request
         // (`memory.grow` then refuses it); never a wrapped small one.
         let huge = Layout::from_size_align(isize::MAX as usize, 1).unwrap();

@@ -44,6 +44,15 @@ const MIN_WORDS: usize = 3;
 // inline wasm calls (measured in V8: `size-report/EXPERIMENTS.md`).
 #[inline(always)]
 pub(crate) fn bin_of(size: usize) -> usize {
+    size_class(size).min(TOP_BIN - 1)
+}
+
+/// The bins' scale, not clamped at the last size bin: the size class of a
+/// free chunk of `size` bytes (as for [`bin_of`]). The sizes of a class are
+/// within a quarter of its smallest, up to the largest size there is (the
+/// `stats` feature keeps its figures by these classes).
+#[inline(always)]
+pub(crate) const fn size_class(size: usize) -> usize {
     let words = size / WORD;
     // `floor(log2(words))`, clamped to at least `SUB_BITS` (below `2^SUB_BITS`
     // words the formula is the identity, so small sizes are linear). Setting
@@ -51,8 +60,7 @@ pub(crate) fn bin_of(size: usize) -> usize {
     // never 0, so there is no `ilog2` panic path to pay for.
     let log = (usize::BITS - 1) - (words | (1 << SUB_BITS)).leading_zeros();
     let shift = log - SUB_BITS;
-    let bin = ((shift as usize) << SUB_BITS) + (words >> shift) - MIN_WORDS;
-    bin.min(TOP_BIN - 1)
+    ((shift as usize) << SUB_BITS) + (words >> shift) - MIN_WORDS
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 
 use crate::bins::TOP_BIN;
 use crate::list::{self, FreeNode};
-use crate::talc::heap_ptr;
+use crate::talc::{heap_ptr, WORD};
 use crate::{tag, OomHandler, Span, Talc};
 
 /// The layout version of [`Stats`], its first field. A reader checks it;
@@ -33,21 +33,9 @@ pub const WALK_HEAPS: usize = 16;
 /// How many chunks of a bin are looked at for [`Stats::largest_free`].
 const LARGEST_LOOKS: usize = 8;
 
-const WORD: usize = core::mem::size_of::<usize>();
-
-/// The size class of a free chunk of `size` bytes (a word multiple, at least
-/// three words): the bins' scale (`bins::bin_of`), not clamped at the last
-/// size bin, so the sizes of a class are within a quarter of its smallest
-/// up to the largest size there is.
-#[inline(always)]
-pub(crate) const fn class_of(size: usize) -> usize {
-    let words = size / WORD;
-    // As in `bin_of`: `floor(log2(words))`, at least 2; each power of two
-    // split in four.
-    let log = (usize::BITS - 1) - (words | 4).leading_zeros();
-    let shift = log - 2;
-    ((shift as usize) << 2) + (words >> shift) - 3
-}
+/// The size class of a free chunk of `size` bytes: the bins' scale, not
+/// clamped at the last size bin ([`crate::bins::size_class`]).
+pub(crate) use crate::bins::size_class as class_of;
 
 /// The smallest size (bytes) of class `class` (the inverse of [`class_of`]).
 pub(crate) const fn class_base(class: usize) -> usize {
@@ -103,9 +91,9 @@ const CLASS_WORDS: usize = CLASSES.div_ceil(64);
 /// those of one chunk, they are the figure; else the figure is the largest
 /// of the class's smallest size and of the first eight chunks of the two
 /// bins that may hold the largest chunk (its size's bin, and the top bin,
-/// which holds the last heap's free top). So it is exact, too, whenever the largest chunk is
-/// among those eight of its bin (as it is when that bin holds eight or
-/// fewer).
+/// which holds the last heap's free top). So it is exact, too, whenever the
+/// largest chunk is among those eight of its bin (as it is when that bin
+/// holds eight or fewer).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {

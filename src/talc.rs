@@ -39,7 +39,7 @@ pub(crate) const META_SIZE: usize = WORD + BIN_COUNT * WORD;
 /// The price: a fitting chunk deeper than this in a bin whose chunks need
 /// not fit is not found (see [`Talc::malloc`] for what is promised). The
 /// last size bin, which has no upper bound, is looked at whole.
-pub(crate) const LOOKS: usize = 8;
+const LOOKS: usize = 8;
 
 #[inline]
 const fn align_up_word(n: usize) -> usize {

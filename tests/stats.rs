@@ -331,6 +331,24 @@ fn largest_free_deep_in_the_last_bin_32_mib() {
     deep_in_the_last_bin(2 << 20, 32 << 20);
 }
 
+/// A `Talc` with the first arena as its arena and the others claimed, in
+/// order.
+fn over_heaps(arenas: &mut [Arena]) -> Talc<ErrOnOom> {
+    let mut talc = Talc::new(ErrOnOom);
+    for (i, a) in arenas.iter_mut().enumerate() {
+        // SAFETY: the arenas outlive the allocator (the callers keep them
+        // until the end), are used for nothing else and do not overlap.
+        unsafe {
+            if i == 0 {
+                talc.init(a.span()).unwrap();
+            } else {
+                talc.claim(a.span()).unwrap();
+            }
+        }
+    }
+    talc
+}
+
 /// Ten heaps claimed one after the other, the largest first after the
 /// arena: its free top was the top bin's until the next heap came (the
 /// top bin once kept every former last heap's free top, the largest ninth
@@ -343,18 +361,7 @@ fn largest_free_among_many_heap_tops() {
     for _ in 0..8 {
         arenas.push(Arena::new(4 << 10));
     }
-    let mut talc = Talc::new(ErrOnOom);
-    for (i, a) in arenas.iter_mut().enumerate() {
-        // SAFETY: the arenas outlive the allocator, are used for nothing
-        // else and do not overlap.
-        unsafe {
-            if i == 0 {
-                talc.init(a.span()).unwrap();
-            } else {
-                talc.claim(a.span()).unwrap();
-            }
-        }
-    }
+    let talc = over_heaps(&mut arenas);
     assert_eq!(talc.get_stats().heaps, 10);
     assert!(largest_free_chunk(&talc) > 200 << 10);
     assert!(assert_largest_free_promise(&talc), "exact: the big chunk is alone in its class");
@@ -366,18 +373,7 @@ fn largest_free_among_many_heap_tops() {
 /// blocks between them.
 fn churn(steps: usize, max: usize, heap: usize) {
     let mut arenas: Vec<Arena> = (0..4).map(|_| Arena::new(heap)).collect();
-    let mut talc = Talc::new(ErrOnOom);
-    for (i, a) in arenas.iter_mut().enumerate() {
-        // SAFETY: the arenas outlive the allocator, are used for nothing
-        // else and do not overlap.
-        unsafe {
-            if i == 0 {
-                talc.init(a.span()).unwrap();
-            } else {
-                talc.claim(a.span()).unwrap();
-            }
-        }
-    }
+    let mut talc = over_heaps(&mut arenas);
     let mut rng = common::Rng::new(22);
     let mut live: Vec<(NonNull<u8>, Layout)> = Vec::new();
     for _ in 0..steps {

@@ -18,7 +18,7 @@
 //! ```text
 //!  allocated:  | size|flags | payload ..................... |
 //!  free:       | size|FREE  | next | prev | ...... | size    |
-//!  region:   | list heads (first region) | chunk | ... | chunk | sentinel |
+//!  region:   | bin heads (first region) | chunk | ... | chunk | sentinel |
 //! ```
 //!
 //! Each region (pages from `memory.grow`) ends with a sentinel: an
@@ -32,31 +32,27 @@
 //!
 //! # Free lists
 //!
-//! One circular doubly linked list per power of two (bin `k` holds sizes in
-//! `[2^k, 2^(k+1))`), whose heads sit at the start of the first region; the
-//! free top (the free chunk under the last sentinel, which new pages join)
-//! is listed in the last bin whatever its size. An allocation walks the
-//! lists from its own bin up and takes the first chunk that holds it; past
-//! its own bin the first chunk of a list always does, unless the request is
-//! aligned beyond two words. So the free top serves only when no other
-//! chunk holds the block. A block of less than a fifth of its chunk is cut
-//! from the chunk's bottom, any other from its top: small blocks gather at
-//! the bottom of free memory, where they split neither what is freed above
-//! them nor the free top from the pages that join it (a small block kept
-//! under the last sentinel made every later growth start from scratch: a
-//! buffer rebuilt 256 KiB bigger each round from 4 MiB, a 64-byte block
-//! kept after each round, grew 112 MB for 9.2 MB live in 20 rounds), and a
-//! large block leaves the free memory below it to the small blocks made
-//! while it lives, out of its way when it grows. `free` merges with both
-//! neighbours in O(1) time.
+//! One doubly linked list per power of two (bin `k` holds sizes in
+//! `[2^k, 2^(k+1))`). The heads are a word each at the start of the first
+//! region: fresh pages are zero, and a null head is an empty list, so they
+//! need no setting up. A chunk's `prev` link is the address of the word
+//! that points to it (its head, or the `next` link of the chunk before
+//! it), so unlinking needs no bin number. The free top (the free chunk
+//! under the last sentinel, which new pages join) is listed in the last
+//! bin whatever its size. An allocation walks the lists from its own bin
+//! up and takes the first chunk that holds it; past its own bin the first
+//! chunk of a list always does, unless the request is aligned beyond two
+//! words. So the free top serves only when no other chunk holds the block,
+//! and stays whole for the growth that joins it. A block is cut from the
+//! bottom of its chunk (at the first aligned place), so that what is left
+//! lies above it, where the block can grow into it in place. `free`
+//! merges with both neighbours in O(1) time.
 //!
-//! `realloc` grows a block in place into a free chunk above it; at the top
-//! of the last region it moves to a free chunk that holds the new size, or
-//! else grows memory under the block, which then keeps all it got (what is
-//! left over, less than a page, would take the next small block, in its
-//! way). A block shrunk to half its chunk or less moves to a free chunk
-//! that holds it, or else gives the rest back (in place, it would stay
-//! between the free memory below it and its given-back tail).
+//! `realloc` resizes in place whenever the block's chunk, with a free
+//! chunk above it, holds the new size (a shrunk block gives its tail
+//! back). A block at the top of the last region grows memory under
+//! itself, and then keeps all it got: what is left over (less than a page)
+//! would take the next small block, in its way. Any other block moves.
 //!
 //! The adversaries: a bin full of chunks that are all slightly too small is
 //! walked in full by every request of its size class (the full allocator
@@ -87,22 +83,20 @@ const FREE: usize = 1;
 const PREV_FREE: usize = 2;
 const FLAGS: usize = GRAIN - 1;
 const BINS: usize = usize::BITS as usize;
-/// The bins' list heads, at the start of the first region: two words each,
-/// and a grain before them so that bin 0's head (whose links are one and
-/// two words past it, as a chunk's are) lies inside the region.
-const META: usize = (BINS + 1) * 2 * WORD;
+/// How many chunks of the request's own bin a search looks at.
+const LOOKS: usize = 8;
 /// Regions the `checks` walk follows.
 #[cfg(feature = "checks")]
 const MAX_REGIONS: usize = 64;
 
 /// The tiny allocator over a [`LinearMemory`].
 pub struct Tiny<M> {
-    /// The bins' list heads (two words each, in the first region), or null
-    /// before the first region.
-    heads: *mut u8,
+    /// The bins' heads: the first chunk of each list, or null.
+    heads: [*mut u8; BINS],
     /// The sentinel of the region added last, or null.
     top: *mut u8,
-    /// Where that region ends: new pages that start there extend it.
+    /// Where that region ends: new pages that start there extend it
+    /// (`usize::MAX` before the first, where no memory ends).
     acme: usize,
     memory: M,
     #[cfg(feature = "checks")]
@@ -141,26 +135,28 @@ unsafe fn set(p: *mut u8, v: usize) {
     unsafe { *p.cast::<usize>() = v }
 }
 
-/// The list neighbour of the free chunk (or list head) `c`: `NEXT` or `PREV`.
+/// The link at `at` (a word holding a pointer: a head, or a chunk's link).
 ///
 /// # Safety
-/// `c` must be a free chunk or a list head.
+/// `at` must be valid for reads of a word, and word aligned.
 #[inline(always)]
-unsafe fn link_of(c: *mut u8, which: usize) -> *mut u8 {
+unsafe fn link(at: *mut u8) -> *mut u8 {
     // SAFETY: the caller's promise: links are pointers, with provenance.
-    unsafe { *c.add(which).cast::<*mut u8>() }
+    unsafe { *at.cast::<*mut u8>() }
 }
 
-/// Sets a list neighbour of `c`.
+/// Sets the link at `at`.
 ///
 /// # Safety
-/// As [`link_of`].
+/// As [`link`], for writes.
 #[inline(always)]
-unsafe fn set_link(c: *mut u8, which: usize, to: *mut u8) {
+unsafe fn set_link(at: *mut u8, to: *mut u8) {
     // SAFETY: the caller's promise.
-    unsafe { *c.add(which).cast::<*mut u8>() = to }
+    unsafe { *at.cast::<*mut u8>() = to }
 }
 
+/// Where a free chunk keeps its links: the next chunk of its list, and the
+/// address of the word that points to it.
 const NEXT: usize = WORD;
 const PREV: usize = 2 * WORD;
 
@@ -188,7 +184,7 @@ impl<M: LinearMemory> Tiny<M> {
     /// An allocator that grows `memory` when it needs to.
     pub const fn new(memory: M) -> Self {
         Self {
-            heads: null_mut(),
+            heads: [null_mut(); BINS],
             top: null_mut(),
             acme: 0,
             memory,
@@ -204,55 +200,27 @@ impl<M: LinearMemory> Tiny<M> {
         &self.memory
     }
 
-    /// The list head of bin `bin`: a node whose links are where a free
-    /// chunk's are. Lists are circular: an empty one links to its head.
-    #[inline(always)]
-    fn head(&self, bin: usize) -> *mut u8 {
-        self.heads.wrapping_add(bin * 2 * WORD)
-    }
-
     /// Unlinks the free chunk `c` from its list.
     ///
     /// # Safety
-    /// `c` is a free chunk of this allocator, in a list.
-    #[inline(always)]
-    unsafe fn unlink(c: *mut u8) {
-        // SAFETY: `c` and its neighbours are free chunks or list heads.
+    /// `c` is a listed free chunk.
+    // Called from four places: one copy is smaller in wasm.
+    #[inline(never)]
+    unsafe fn unlink(&mut self, c: *mut u8) {
+        // SAFETY: `c`'s links are valid: its `prev` is the link pointing to
+        // it (a head's number, tagged, or a chunk's `next`), its `next` a
+        // free chunk or null.
         unsafe {
-            let next = link_of(c, NEXT);
-            let prev = link_of(c, PREV);
-            set_link(next, PREV, prev);
-            set_link(prev, NEXT, next);
-        }
-    }
-
-    /// Makes `c` a free chunk of `size` bytes and lists it: in its bin,
-    /// or in the last bin if it is the free top (under the last sentinel).
-    /// Searched last, the free top then serves a request only when no
-    /// other chunk holds it, and stays whole for the growth that joins it.
-    ///
-    /// # Safety
-    /// `[c, c + size)` is this allocator's memory, in use by nothing; the
-    /// chunk below `c` is allocated (or `c` starts a region), a chunk
-    /// header follows it.
-    unsafe fn release(&mut self, c: *mut u8, size: usize) {
-        // SAFETY: per the contract; the footer is the chunk's last word;
-        // `head` is a list head, its next a free chunk or itself.
-        unsafe {
-            set(c, size | FREE);
-            set(c.add(size - WORD), size);
-            let above = c.add(size);
-            set(above, get(above) | PREV_FREE);
-            let mut bin = bin_of(size);
-            if above == self.top {
-                bin = BINS - 1;
+            let next = link(c.add(NEXT));
+            let prev = link(c.add(PREV));
+            if prev.addr() & 1 != 0 {
+                self.heads[(prev.addr() >> 1) & (BINS - 1)] = next;
+            } else {
+                set_link(prev, next);
             }
-            let head = self.head(bin);
-            let next = link_of(head, NEXT);
-            set_link(c, NEXT, next);
-            set_link(c, PREV, head);
-            set_link(next, PREV, c);
-            set_link(head, NEXT, c);
+            if !next.is_null() {
+                set_link(next.add(PREV), prev);
+            }
         }
     }
 
@@ -272,16 +240,59 @@ impl<M: LinearMemory> Tiny<M> {
             let above = c.add(size);
             let above_head = get(above);
             if above_head & FREE != 0 {
-                Self::unlink(above);
+                self.unlink(above);
                 size += above_head & !FLAGS;
             }
             if head & PREV_FREE != 0 {
                 let below = get(c.sub(WORD));
                 c = c.sub(below);
-                Self::unlink(c);
+                self.unlink(c);
                 size += below;
             }
-            self.release(c, size);
+            // The merged chunk: header, footer, and the flag above it. It
+            // goes to its bin, or to the last bin if it is the free top
+            // (under the last sentinel): searched last, the free top serves
+            // a request only when no other chunk holds it, and stays whole
+            // for the growth that joins it.
+            set(c, size | FREE);
+            set(c.add(size - WORD), size);
+            let above = c.add(size);
+            set(above, get(above) | PREV_FREE);
+            let mut bin = bin_of(size);
+            if above == self.top {
+                bin = BINS - 1;
+            }
+            let next = self.heads[bin];
+            set_link(c.add(NEXT), next);
+            set_link(c.add(PREV), core::ptr::without_provenance_mut(bin << 1 | 1));
+            if !next.is_null() {
+                set_link(next.add(PREV), c.add(NEXT));
+            }
+            self.heads[bin] = c;
+        }
+    }
+
+    /// Makes `[c, c + size)` the allocated chunk of a block of `need` bytes
+    /// (a chunk size), with `flags` (`PREV_FREE` or 0): the rest is freed
+    /// when it can stand as a chunk, else it stays in the block.
+    ///
+    /// # Safety
+    /// `[c, c + size)` is unused memory of this allocator (in no list), at
+    /// least `need` bytes, between a chunk whose state `flags` tells and a
+    /// chunk header.
+    unsafe fn occupy(&mut self, c: *mut u8, mut size: usize, need: usize, flags: usize) {
+        // SAFETY: per the contract; the tail is a chunk of its own before
+        // it is freed (merging with a free chunk above).
+        unsafe {
+            if size - need >= MIN_CHUNK {
+                set(c.add(need), size - need);
+                self.free(c.add(need + WORD));
+                size = need;
+            } else {
+                let end = c.add(size);
+                set(end, get(end) & !PREV_FREE);
+            }
+            set(c, size | flags);
         }
     }
 
@@ -295,8 +306,10 @@ impl<M: LinearMemory> Tiny<M> {
                 return block;
             }
             // Room to cut a chunk below the block for a large alignment.
-            let slack = if align > GRAIN { align + MIN_CHUNK } else { 0 };
-            if !self.grow(need.saturating_add(slack)) {
+            // (A grain more is in every growth: see `grow`.)
+            // No overflow: a `Layout`'s size rounded up to its alignment
+            // is at most `isize::MAX`, so `size + align <= isize::MAX + 1`.
+            if !self.grow(need + align) {
                 return null_mut();
             }
         }
@@ -308,54 +321,37 @@ impl<M: LinearMemory> Tiny<M> {
         // The first chunk that holds the block, from the request's own
         // bin up (past it, the first chunk of each bin holds any block
         // that needs no more than the grain's alignment; the free top is
-        // in the last bin, whatever its size: see `release`).
+        // in the last bin, whatever its size: see `free`).
         let mut bin = bin_of(need);
-        while bin < BINS && !self.heads.is_null() {
-            let head = self.head(bin);
-            // SAFETY: the lists hold free chunks between their heads.
+        // The request's own bin may hold chunks too small for it (its sizes
+        // differ by up to half): only its first few are looked at, so that
+        // a bin full of them does not cost every request. Past it, each
+        // chunk is at least twice the bin's start: bigger than the block.
+        while bin < BINS {
+            // SAFETY: the lists hold free chunks.
             unsafe {
-                let mut c = link_of(head, NEXT);
-                while c != head {
-                    let end = c.add(get(c) & !FLAGS);
-                    // The highest start of an aligned block in the chunk.
-                    let mut block = end.wrapping_sub(need);
-                    block = block.wrapping_sub(block.addr().wrapping_add(WORD) & (align - 1));
-                    let below = block.addr().wrapping_sub(c.addr());
-                    // What is left below must be nothing, or big enough
-                    // to be free (a grain-aligned block takes it all).
-                    if below <= end.addr() - c.addr()
-                        && (below.wrapping_sub(1) >= MIN_CHUNK - 1 || align <= GRAIN)
-                    {
-                        Self::unlink(c);
-                        let mut flags = 0;
-                        // A block of less than a fifth of the chunk is cut
-                        // from its bottom, any other from its top. Small
-                        // blocks gather at the bottom of free memory, out
-                        // of the way of what is freed above them (and of
-                        // growth, when the chunk is the free top); a large
-                        // block leaves the free memory below it to the
-                        // small blocks that come while it lives (made
-                        // between the steps of a growing buffer, they land
-                        // below it, not in its way).
-                        if below < MIN_CHUNK || (align <= GRAIN && need < below >> 2) {
-                            block = c;
-                        } else {
-                            self.release(c, below);
-                            flags = PREV_FREE;
+                let c = self.heads[bin];
+                if !c.is_null() {
+                    let size = get(c) & !FLAGS;
+                    // The first aligned block start, with nothing below it
+                    // or a free chunk's worth (chunks start a word past a
+                    // grain, and a grain alone cannot stand as a chunk).
+                    let mut below = c.addr().wrapping_add(WORD).wrapping_neg() & (align - 1);
+                    if below == GRAIN {
+                        below += align;
+                    }
+                    if below <= size && size - below >= need {
+                        self.unlink(c);
+                        let block = c.add(below);
+                        self.occupy(block, size - below, need, 0);
+                        // What lies below an aligned block is freed (it
+                        // flags the block's header).
+                        if below != 0 {
+                            set(c, below);
+                            self.free(c.add(WORD));
                         }
-                        // What is left above the block goes back (when big
-                        // enough).
-                        let mut size = end.addr() - block.addr();
-                        if size - need >= MIN_CHUNK {
-                            self.release(block.add(need), size - need);
-                            size = need;
-                        } else {
-                            set(end, get(end) & !PREV_FREE);
-                        }
-                        set(block, size | flags);
                         return block.add(WORD);
                     }
-                    c = link_of(c, NEXT);
                 }
             }
             bin += 1;
@@ -364,8 +360,8 @@ impl<M: LinearMemory> Tiny<M> {
     }
 
     /// Resizes the block at `ptr` to `new_size` bytes: in place when its
-    /// chunk holds them, else by moving it. Returns null, with the block
-    /// untouched, when no memory is left.
+    /// chunk (and a free chunk above) holds them, else by moving it.
+    /// Returns null, with the block untouched, when no memory is left.
     ///
     /// # Safety
     /// `ptr` is a live block of this allocator allocated with `layout`;
@@ -380,68 +376,40 @@ impl<M: LinearMemory> Tiny<M> {
         // `layout.size()`, the new one `new_size`.
         unsafe {
             let c = ptr.sub(WORD);
-            let new = loop {
+            loop {
                 let head = get(c);
                 let have = head & !FLAGS;
-                if need <= have {
-                    // A block shrunk to half its chunk or less moves to a
-                    // free chunk that holds it, or else gives the rest back
-                    // (a block that grows keeps what was grown under it,
-                    // see below).
-                    if new_size < layout.size() && need <= have / 2 && have - need >= MIN_CHUNK {
-                        let new = self.take(need, layout.align());
-                        if !new.is_null() {
-                            break new;
-                        }
-                        set(c, need | (head & PREV_FREE));
-                        set(c.add(need), have - need);
-                        self.free(c.add(need + WORD));
+                // How far the block can reach: its chunk, and a free one above.
+                let above = c.add(have);
+                let above_head = get(above);
+                let mut room = have;
+                if above_head & FREE != 0 {
+                    room += above_head & !FLAGS;
+                }
+                if need <= room {
+                    if room != have {
+                        self.unlink(above);
                     }
+                    // After growth under it the block keeps all it got.
+                    self.occupy(c, room, if grown { room } else { need }, head & PREV_FREE);
                     return ptr;
                 }
-                // Into the free chunk above, if the two hold the new size: a
-                // buffer that grows a little at a time stays where it is.
-                let mut above = c.add(have);
-                let above_head = get(above);
-                if above_head & FREE != 0 {
-                    let free_above = above_head & !FLAGS;
-                    let size = have + free_above;
-                    if size >= need {
-                        Self::unlink(above);
-                        let flags = head & PREV_FREE;
-                        // After growth under it the block keeps all it got:
-                        // what is left (less than a page) would otherwise
-                        // take the next small block, in its way.
-                        if size - need >= MIN_CHUNK && !grown {
-                            set(c, need | flags);
-                            self.release(c.add(need), size - need);
-                        } else {
-                            set(c, size | flags);
-                            let end = c.add(size);
-                            set(end, get(end) & !PREV_FREE);
-                        }
-                        return ptr;
-                    }
-                    above = above.add(free_above);
+                // At the top of the last region: grow what the block lacks
+                // there (the free top counts, see `grow`), then again in
+                // place. (When someone else grew memory since, the new pages
+                // make a region of their own, and the block moves.)
+                if grown || c.add(room) != self.top {
+                    break;
                 }
-                // At the top of the last region, when new pages will follow
-                // it: a free chunk that holds the new size, else grow what
-                // the block lacks there (the free top counts, see `grow`),
-                // then again in place. Else a new block.
-                if !grown && above == self.top && self.acme == self.memory.end() {
-                    let new = self.take(need, layout.align());
-                    if !new.is_null() {
-                        break new;
-                    }
-                    grown = true;
-                    if self.grow(need - have) {
-                        continue;
-                    }
+                grown = true;
+                if !self.grow(need - have) {
+                    break;
                 }
-                break self.malloc(Layout::from_size_align_unchecked(new_size, layout.align()));
-            };
+            }
+            let new = self.malloc(Layout::from_size_align_unchecked(new_size, layout.align()));
             if !new.is_null() {
-                core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                // Only a block that grows moves: `layout.size() < new_size`.
+                core::ptr::copy_nonoverlapping(ptr, new, layout.size());
                 self.free(ptr);
             }
             new
@@ -466,18 +434,17 @@ impl<M: LinearMemory> Tiny<M> {
                 }
             }
         }
-        // Two grains for a region's ends and the 4 GiB end, the list heads
-        // for the first region.
-        let bytes = (want - reused).saturating_add(2 * GRAIN + META);
+        // Two grains for a region's ends and the 4 GiB end, one for the
+        // chunk an aligned block may leave below it.
+        // (`want` is at most `isize::MAX + 1` and a few grains: see
+        // `malloc`; this does not overflow.)
+        let bytes = want - reused + 3 * GRAIN;
         let Some(new) = self.memory.grow(bytes.div_ceil(WASM_PAGE_SIZE)) else { return false };
         // The chunk the new pages make, from `first` to a new sentinel. When
         // they follow the last region (never at address 0, so never before
         // the first), its sentinel becomes that chunk's header (keeping its
         // `PREV_FREE`), and freeing the chunk merges it with a free chunk
-        // below. Else they make a region of their own, with the list heads
-        // first in the first region. A growth holds at least `META + 2 *
-        // GRAIN` bytes more than the request: the heads, the rounding at
-        // both ends, the sentinel.
+        // below. Else they make a region of their own.
         let mut first = top;
         let mut flags = 0;
         if new.base().addr() == self.acme {
@@ -485,20 +452,7 @@ impl<M: LinearMemory> Tiny<M> {
             flags = unsafe { get(top) } & PREV_FREE;
         } else {
             let base = new.base();
-            first = base.wrapping_add(base.addr().wrapping_neg() & FLAGS);
-            if self.heads.is_null() {
-                self.heads = first;
-                for bin in 0..BINS {
-                    let head = self.head(bin);
-                    // SAFETY: the heads lie at the region's start, ours alone.
-                    unsafe {
-                        set_link(head, NEXT, head);
-                        set_link(head, PREV, head);
-                    }
-                }
-                first = first.wrapping_add(META);
-            }
-            first = first.wrapping_add(WORD);
+            first = base.wrapping_add(base.addr().wrapping_neg() & FLAGS).wrapping_add(WORD);
             #[cfg(feature = "checks")]
             if self.region_count < MAX_REGIONS {
                 self.regions[self.region_count] = first;
@@ -506,6 +460,9 @@ impl<M: LinearMemory> Tiny<M> {
             }
         }
         let sentinel = sentinel_at(new.acme());
+        // The new free top goes to the last bin: the sentinel first.
+        self.top = sentinel;
+        self.acme = new.acme().addr();
         // SAFETY: the memory from `first` to the new sentinel is ours alone
         // (`LinearMemory`'s contract, or the old sentinel's word).
         unsafe {
@@ -513,8 +470,6 @@ impl<M: LinearMemory> Tiny<M> {
             set(first, (sentinel.addr() - first.addr()) | flags);
             self.free(first.add(WORD));
         }
-        self.top = sentinel;
-        self.acme = new.acme().addr();
         true
     }
 }
@@ -575,13 +530,11 @@ impl<M: LinearMemory> Tiny<M> {
             }
             let mut listed = 0;
             for bin in 0..BINS {
-                if self.heads.is_null() {
-                    break;
-                }
-                let head = self.head(bin);
-                let mut prev = head;
-                let mut c = link_of(head, NEXT);
-                while c != head {
+                // Each chunk's `prev` is the link that points to it: the
+                // first's is its bin's number, tagged.
+                let mut prev: *mut u8 = core::ptr::without_provenance_mut(bin << 1 | 1);
+                let mut c = self.heads[bin];
+                while !c.is_null() {
                     let h = get(c);
                     assert_ne!(h & FREE, 0, "allocated chunk {c:p} in bin {bin}");
                     // The last bin also holds the free top (a free chunk
@@ -592,12 +545,11 @@ impl<M: LinearMemory> Tiny<M> {
                         bin_of(size) == bin || bin == BINS - 1 && get(c.add(size)) & !FLAGS == 0,
                         "chunk {c:p} in the wrong bin"
                     );
-                    assert_eq!(link_of(c, PREV), prev, "back link of {c:p}");
-                    prev = c;
+                    assert_eq!(link(c.add(PREV)).addr(), prev.addr(), "back link of {c:p}");
+                    prev = c.add(NEXT);
                     listed += 1;
-                    c = link_of(c, NEXT);
+                    c = link(prev);
                 }
-                assert_eq!(link_of(head, PREV), prev, "bin {bin}'s last chunk");
             }
             if self.region_count < MAX_REGIONS {
                 assert_eq!(listed, found.free, "listed free chunks against walked ones");
@@ -670,6 +622,6 @@ impl TinyGlobal<crate::WasmMemory> {
     /// make it the program's `#[global_allocator]`, one per program.
     pub const unsafe fn new_global() -> Self {
         // SAFETY: single-threaded target, per this function's contract.
-        unsafe { Self::new(crate::WasmMemory::new()) }
+        unsafe { Self::new(crate::WasmMemory::with_initial_memory()) }
     }
 }

@@ -221,6 +221,10 @@ impl<M: LinearMemory> Tiny<M> {
             if !next.is_null() {
                 set_link(next.add(PREV), prev);
             }
+            // Every caller rewrites or absorbs the chunk. This write keeps
+            // the chunk's address the argument: LLVM would otherwise have
+            // each caller load its links and pass them (more bytes).
+            set(c, 0);
         }
     }
 
@@ -446,11 +450,7 @@ impl<M: LinearMemory> Tiny<M> {
         // `PREV_FREE`), and freeing the chunk merges it with a free chunk
         // below. Else they make a region of their own.
         let mut first = top;
-        let mut flags = 0;
-        if new.base().addr() == self.acme {
-            // SAFETY: `top` is the last region's sentinel.
-            flags = unsafe { get(top) } & PREV_FREE;
-        } else {
+        if new.base().addr() != self.acme {
             let base = new.base();
             first = base.wrapping_add(base.addr().wrapping_neg() & FLAGS).wrapping_add(WORD);
             #[cfg(feature = "checks")]
@@ -464,10 +464,12 @@ impl<M: LinearMemory> Tiny<M> {
         self.top = sentinel;
         self.acme = new.acme().addr();
         // SAFETY: the memory from `first` to the new sentinel is ours alone
-        // (`LinearMemory`'s contract, or the old sentinel's word).
+        // (`LinearMemory`'s contract, or the old sentinel's word). New pages
+        // are zero: the new sentinel's header (size 0, allocated) is there
+        // already, and so is a new region's first header, whose flags read
+        // as none (the old sentinel's keep its `PREV_FREE`).
         unsafe {
-            set(sentinel, 0);
-            set(first, (sentinel.addr() - first.addr()) | flags);
+            set(first, (sentinel.addr() - first.addr()) | get(first) & PREV_FREE);
             self.free(first.add(WORD));
         }
         true

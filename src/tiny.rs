@@ -83,8 +83,6 @@ const FREE: usize = 1;
 const PREV_FREE: usize = 2;
 const FLAGS: usize = GRAIN - 1;
 const BINS: usize = usize::BITS as usize;
-/// How many chunks of the request's own bin a search looks at.
-const LOOKS: usize = 8;
 /// Regions the `checks` walk follows.
 #[cfg(feature = "checks")]
 const MAX_REGIONS: usize = 64;
@@ -494,6 +492,26 @@ pub struct TinyCheck {
 
 #[cfg(feature = "checks")]
 impl<M: LinearMemory> Tiny<M> {
+    /// Whether a free chunk *surely* holds a block for `layout`: one in a
+    /// bin above the bin of the block's chunk plus the most an alignment
+    /// can leave below it (every chunk there holds the block), other than
+    /// the last bin; or the first chunk of the last bin (the free top,
+    /// unless a chunk of half the address space was freed after it), if it
+    /// is as big. `malloc` grows memory only when this is false: the
+    /// promise the tests and the fuzzer check. (A chunk that holds the
+    /// block but not surely, behind the first of its bin, is not looked
+    /// for: a search looks at one chunk per bin.)
+    pub fn surely_fits(&self, layout: Layout) -> bool {
+        let need = chunk_size(layout.size());
+        let slack = if layout.align() > GRAIN { layout.align() + GRAIN } else { 0 };
+        let Some(want) = need.checked_add(slack) else { return false };
+        let above = bin_of(want) + 1;
+        let last = self.heads[BINS - 1];
+        // SAFETY: a listed chunk is free, with a valid header.
+        (above..BINS - 1).any(|b| !self.heads[b].is_null())
+            || !last.is_null() && unsafe { get(last) } & !FLAGS >= want
+    }
+
     /// Walks every region (the first 64) and every free list, and panics
     /// if anything is inconsistent: a size off the grain, a free chunk
     /// without its footer or next to another free chunk, a `PREV_FREE` flag

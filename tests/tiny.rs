@@ -17,8 +17,6 @@ use talcum::WASM_PAGE_SIZE as PAGE;
 type SimTiny<'a> = Tiny<&'a SimMemory>;
 
 const WORD: usize = core::mem::size_of::<usize>();
-/// The bins' list heads at the start of the first region (and a grain).
-const META: usize = (usize::BITS as usize + 1) * 2 * WORD;
 
 /// Walks the heap (with `checks`) and returns (free chunks, free bytes,
 /// largest free chunk, regions), or `None` without `checks`.
@@ -215,12 +213,12 @@ fn freed_memory_merges_across_growth_steps() {
     if let Some((free, bytes, largest, _)) = walk(&t) {
         assert_eq!(free, 1, "one free chunk after freeing everything");
         assert_eq!(largest, bytes);
-        // Less the heads, a region's two ends, and a grain of rounding when
-        // memory is only word aligned (as under Miri).
-        assert!(bytes + 6 * WORD + META >= grown * PAGE, "{bytes} free of {grown} pages");
+        // Less a region's two ends, and a grain of rounding when memory is
+        // only word aligned (as under Miri).
+        assert!(bytes + 6 * WORD >= grown * PAGE, "{bytes} free of {grown} pages");
     }
     // A block of nearly everything fits without growth.
-    let big = malloc(&mut t, grown * PAGE - 8 * WORD - META, 8, 7).expect("the merged memory");
+    let big = malloc(&mut t, grown * PAGE - 8 * WORD, 8, 7).expect("the merged memory");
     assert_eq!(sim.grows.get(), grows, "no growth for memory that is free");
     free(&mut t, big);
     sim.check_foreign();

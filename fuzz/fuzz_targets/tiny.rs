@@ -13,9 +13,10 @@
 //! * the `checks` walk (`Tiny::check`): every region chunk by chunk, every
 //!   free list, the flags and footers; after everything is freed, one free
 //!   chunk per region;
-//! * the free-chunk oracle: when the largest free chunk holds a request
-//!   (its chunk, plus the slack an alignment above two words needs), the
-//!   request succeeds without growth;
+//! * the free-chunk oracle: when a free chunk *surely* holds a request
+//!   (`Tiny::surely_fits`: one in a bin above the request's chunk and
+//!   alignment slack, or the free top if it is as big), the request
+//!   succeeds without growth;
 //! * a failed request is explained: the growth was refused, or the pages
 //!   left below the maximum cannot hold it;
 //! * foreign pages keep their pattern (`sim.check_foreign`).
@@ -33,18 +34,13 @@ use talcum::tiny::Tiny;
 use talcum::WASM_PAGE_SIZE as PAGE;
 use talcum_fuzz::{count_ops, max_size, trace, Input, Model, MAX_OPS, WORD};
 
-/// The chunk (and slack) a request needs from one free chunk.
-fn want(l: Layout) -> u128 {
+/// What a growth for `l` asks for at most, in pages: the chunk, the
+/// alignment and three grains (a region's ends, and the free chunk an
+/// aligned block may leave below it).
+fn pages_bound(l: Layout) -> u128 {
     let grain = 2 * WORD as u128;
     let need = ((l.size() as u128 + WORD as u128 + grain - 1) & !(grain - 1)).max(2 * grain);
-    let slack = if l.align() as u128 > grain { l.align() as u128 + 2 * grain } else { 0 };
-    need + slack
-}
-
-/// What a growth for `l` asks for at most, in pages: the request, a region's
-/// ends and the bins' heads.
-fn pages_bound(l: Layout) -> u128 {
-    (want(l) + 4 * WORD as u128 + usize::BITS as u128 * 2 * WORD as u128).div_ceil(PAGE as u128)
+    (need + l.align() as u128 + 3 * grain).div_ceil(PAGE as u128)
 }
 
 fuzz_target!(|data: &[u8]| run(data));
@@ -68,7 +64,7 @@ fn run(data: &[u8]) {
     };
     while !input.is_empty() && (ops as usize) < MAX_OPS {
         ops += 1;
-        let largest = tiny.check().largest_free as u128;
+        tiny.check();
         let grows = sim.grows.get();
         let refuse = sim.refuse_next.get();
         // SAFETY (whole block): every pointer passed back is a live block of
@@ -77,9 +73,9 @@ fn run(data: &[u8]) {
             match input.u8() % 12 {
                 0..=3 => {
                     let l = input.layout();
+                    let fit = tiny.surely_fits(l);
                     let p = tiny.malloc(l);
                     trace!("malloc({l:?}) -> {p:?}");
-                    let fit = largest >= want(l);
                     if fit {
                         assert!(!p.is_null(), "malloc({l:?}) failed with a free chunk that fits");
                         assert_eq!(sim.grows.get(), grows, "malloc({l:?}) grew with a fit");

@@ -95,8 +95,6 @@ fn growth_counts_the_free_top_of_the_heap() {
         grown <= 6 * MIB as u64 + 128 * 1024,
         "grew {grown} bytes for 12 MiB on top of a free 8 MiB"
     );
-    // (The tiny allocator cuts the block from the top of the merged chunk.)
-    #[cfg(not(feature = "tiny"))]
     assert_eq!(high.range().start, start, "the request did not start in the freed top");
     high.assert_intact();
     drop(high);

@@ -1,27 +1,35 @@
-//! `size-report/budget.toml`: the most bytes talcum's minimal module may add
-//! over the null-allocator baseline after `wasm-opt -Oz`.
+//! `size-report/budget.toml`: the most bytes talcum's minimal modules may add
+//! over the null-allocator baseline after `wasm-opt -Oz`: the default build,
+//! and the `tiny` build.
 
 use crate::Result;
 use std::path::Path;
 
-/// The key in budget.toml.
-pub const KEY: &str = "minimal_over_baseline";
-
-/// Reads `KEY = <bytes>` from the file (comments and other keys ignored).
-pub fn read(path: &Path) -> Result<u64> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("read {path:?}: {e}"))?;
-    parse(&text).ok_or_else(|| format!("{path:?}: no line `{KEY} = <bytes>`"))
+/// The budgets in budget.toml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// `minimal_over_baseline`: the default build.
+    pub default: u64,
+    /// `tiny_over_baseline`: the `tiny` build.
+    pub tiny: u64,
 }
 
-fn parse(text: &str) -> Option<u64> {
-    text.lines().find_map(|line| {
-        let line = line.split('#').next().unwrap_or("");
-        let (key, value) = line.split_once('=')?;
-        if key.trim() != KEY {
-            return None;
-        }
-        value.trim().replace('_', "").parse().ok()
-    })
+/// Reads the budgets from the file.
+pub fn read(path: &Path) -> Result<Budget> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("read {path:?}: {e}"))?;
+    parse(&text).map_err(|e| format!("{path:?}: {e}"))
+}
+
+fn parse(text: &str) -> Result<Budget> {
+    let table: toml::Table = text.parse().map_err(|e| format!("not TOML: {e}"))?;
+    let bytes = |key: &str| -> Result<u64> {
+        table
+            .get(key)
+            .and_then(toml::Value::as_integer)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| format!("no `{key} = <bytes>`"))
+    };
+    Ok(Budget { default: bytes("minimal_over_baseline")?, tiny: bytes("tiny_over_baseline")? })
 }
 
 #[cfg(test)]
@@ -30,8 +38,10 @@ mod tests {
 
     #[test]
     fn parses() {
-        assert_eq!(parse("# bytes\nminimal_over_baseline = 9_500 # max\n"), Some(9500));
-        assert_eq!(parse("other = 3\n"), None);
-        assert_eq!(parse("minimal_over_baseline = lots\n"), None);
+        let b = parse("# bytes\nminimal_over_baseline = 9_500 # max\ntiny_over_baseline = 1000\n");
+        assert_eq!(b.ok(), Some(Budget { default: 9500, tiny: 1000 }));
+        assert!(parse("minimal_over_baseline = 3\n").is_err());
+        assert!(parse("minimal_over_baseline = \"lots\"\ntiny_over_baseline = 1\n").is_err());
+        assert!(parse("minimal_over_baseline = -1\ntiny_over_baseline = 1\n").is_err());
     }
 }

@@ -41,7 +41,7 @@ use std::process::{Command, ExitCode};
 use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 use variants::{
-    Kind, Profile, Variant, BASELINE, DLMALLOC_CRATE, DLMALLOC_STD, FLOOR, TALCUM, VARIANTS,
+    Kind, Profile, Variant, BASELINE, DLMALLOC_CRATE, DLMALLOC_STD, FLOOR, TALCUM, TINY, VARIANTS,
 };
 
 /// Errors are messages for the terminal.
@@ -573,17 +573,23 @@ fn run(args: &Args) -> Result<bool> {
     let talcum_over = report.minimal_over(TALCUM);
     let dl_over =
         [DLMALLOC_STD, DLMALLOC_CRATE].iter().filter_map(|n| report.minimal_over(n)).min();
-    let gate_ok = match (&budget, talcum_over, dl_over) {
-        (Ok(b), Some(t), Some(d)) => {
-            let within = t <= *b as i64 && t < d;
+    let tiny_over = report.minimal_over(TINY);
+    let gate_ok = match (&budget, talcum_over, dl_over, tiny_over) {
+        (Ok(b), Some(t), Some(d), Some(tt)) => {
+            let within = t <= b.default as i64 && t < d;
+            let tiny_within = tt <= b.tiny as i64;
             report.budget_line = Some(format!(
                 "Gate: talcum's minimal module adds **{t} B** over the baseline; the budget \
-                 (`size-report/budget.toml`) is {b} B and the smaller dlmalloc adds {d} B: {}.",
-                if within { "within budget" } else { "**OVER BUDGET**" }
+                 (`size-report/budget.toml`) is {} B and the smaller dlmalloc adds {d} B: {}. \
+                 With feature `tiny`: **{tt} B**, budget {} B: {}.",
+                b.default,
+                if within { "within budget" } else { "**OVER BUDGET**" },
+                b.tiny,
+                if tiny_within { "within budget" } else { "**OVER BUDGET**" },
             ));
-            within
+            within && tiny_within
         }
-        (Err(e), _, _) => {
+        (Err(e), ..) => {
             report.notes.push(format!("No budget: {e}"));
             false
         }
@@ -697,9 +703,13 @@ fn run(args: &Args) -> Result<bool> {
         if let Some(e) = &built.talcum_broken {
             return Err(format!("talcum does not build: {e}"));
         }
-        match (talcum_over, &budget) {
-            (Some(t), Ok(b)) if gate_ok => {
-                eprintln!("size-report: gate passed: talcum adds {t} B (budget {b} B)");
+        match (talcum_over, tiny_over, &budget) {
+            (Some(t), Some(tt), Ok(b)) if gate_ok => {
+                eprintln!(
+                    "size-report: gate passed: talcum adds {t} B (budget {} B), tiny {tt} B \
+                     (budget {} B)",
+                    b.default, b.tiny
+                );
             }
             _ => {
                 eprintln!("size-report: gate FAILED (see the Gate line above)");

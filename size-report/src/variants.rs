@@ -31,6 +31,8 @@ pub struct Variant {
 pub const BASELINE: &str = "none";
 /// talcum with its default features: the build the budget applies to.
 pub const TALCUM: &str = "talcum";
+/// The `tiny` build, which has its own budget.
+pub const TINY: &str = "talcum+tiny";
 /// Rust's default wasm allocator (std's `System`).
 pub const DLMALLOC_STD: &str = "dlmalloc-std";
 /// The `dlmalloc` crate as a global allocator: the reference for the worst
@@ -77,13 +79,13 @@ pub const VARIANTS: &[Variant] = &[
         programs: false,
     },
     Variant {
-        name: "talcum+tiny",
+        name: TINY,
         feature: "alloc-talcum-tiny",
         setup: "`talcum::TalckWasm`, feature `tiny` (the tiny allocator)",
         krate: Some("talcum"),
         speed: true,
         talcum: true,
-        gate: false,
+        gate: true,
         sizes: true,
         o3: true,
         programs: true,

@@ -319,18 +319,24 @@ impl<M: LinearMemory> Tiny<M> {
     pub fn malloc(&mut self, layout: Layout) -> *mut u8 {
         let align = layout.align();
         let need = chunk_size(layout.size());
+        // Room to cut a chunk below the block for a large alignment. (A
+        // grain more is in every growth: see `grow`.) No overflow: a
+        // `Layout`'s size rounded up to its alignment is at most
+        // `isize::MAX`, so `size + align <= isize::MAX + 1`.
+        let want = need + align;
+        // The free top counts for up to half the request in the first
+        // growth; if the pages did not join it (someone else grew memory
+        // first), the next growth holds the request by itself.
+        let mut credit = want / 2;
         loop {
             let block = self.take(need, align);
             if !block.is_null() {
                 return block;
             }
-            // Room to cut a chunk below the block for a large alignment.
-            // (A grain more is in every growth: see `grow`.)
-            // No overflow: a `Layout`'s size rounded up to its alignment
-            // is at most `isize::MAX`, so `size + align <= isize::MAX + 1`.
-            if !self.grow(need + align) {
+            if !self.grow(want, credit) {
                 return null_mut();
             }
+            credit = 0;
         }
     }
 
@@ -421,7 +427,8 @@ impl<M: LinearMemory> Tiny<M> {
                     break;
                 }
                 grown = true;
-                if !self.grow(need - have) {
+                // Exactly what it lacks: the block keeps all it gets.
+                if !self.grow(need - room, 0) {
                     break;
                 }
             }
@@ -435,23 +442,22 @@ impl<M: LinearMemory> Tiny<M> {
         }
     }
 
-    /// Adds memory for a free chunk of `want` bytes. Returns whether any
-    /// was added.
-    fn grow(&mut self, want: usize) -> bool {
+    /// Adds memory for a free chunk of `want` bytes, less what the free
+    /// top will give when the new pages join it, up to `credit` bytes.
+    /// Returns whether any was added.
+    fn grow(&mut self, want: usize, credit: usize) -> bool {
         let top = self.top;
         // A free chunk below the last sentinel joins the new pages when they
-        // follow it; it counts for at most half the request, so that a
-        // request creeping up by a little each time does not grow memory
-        // each time.
+        // follow it; `malloc` counts it for at most half the request, so
+        // that a request creeping up by a little each time does not grow
+        // memory each time.
+        // SAFETY: `top` is the last region's sentinel, or null; a free
+        // chunk below it has a footer.
+        let free_top = !top.is_null() && unsafe { get(top) } & PREV_FREE != 0;
         let mut reused = 0;
-        if self.acme == self.memory.end() && !top.is_null() {
-            // SAFETY: `top` is the last region's sentinel; a free chunk
-            // below it has a footer.
-            unsafe {
-                if get(top) & PREV_FREE != 0 {
-                    reused = get(top.sub(WORD)).min(want / 2);
-                }
-            }
+        if free_top {
+            // SAFETY: as above.
+            reused = unsafe { get(top.sub(WORD)) }.min(credit);
         }
         // Two grains for a region's ends and the 4 GiB end, one for the
         // chunk an aligned block may leave below it.
@@ -464,6 +470,9 @@ impl<M: LinearMemory> Tiny<M> {
         // the first), its sentinel becomes that chunk's header (keeping its
         // `PREV_FREE`), and freeing the chunk merges it with a free chunk
         // below. Else they make a region of their own.
+        let sentinel = sentinel_at(new.acme());
+        // The new free top goes to the last bin: the sentinel first.
+        self.top = sentinel;
         let mut first = top;
         if new.base().addr() != self.acme {
             let base = new.base();
@@ -473,10 +482,18 @@ impl<M: LinearMemory> Tiny<M> {
                 self.regions[self.region_count] = first;
                 self.region_count += 1;
             }
+            // The old region's free top, if any, moves to its size's bin: a
+            // search looks at the last bin's first chunk only, which is the
+            // new region's free top now. Freeing the old sentinel does it
+            // (a chunk of size 0: it merges with the free chunk below it,
+            // which is filed anew, and stays a sentinel).
+            // (`top` is the old sentinel, whose `PREV_FREE` says a free
+            // chunk lies below it.)
+            if free_top {
+                // SAFETY: see above.
+                unsafe { self.free(top.add(WORD)) };
+            }
         }
-        let sentinel = sentinel_at(new.acme());
-        // The new free top goes to the last bin: the sentinel first.
-        self.top = sentinel;
         self.acme = new.acme().addr();
         // SAFETY: the memory from `first` to the new sentinel is ours alone
         // (`LinearMemory`'s contract, or the old sentinel's word). New pages

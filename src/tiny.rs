@@ -591,12 +591,17 @@ impl<M: LinearMemory> Tiny<M> {
                 while !c.is_null() {
                     let h = get(c);
                     assert_ne!(h & FREE, 0, "allocated chunk {c:p} in bin {bin}");
-                    // The last bin also holds the free top (a free chunk
-                    // under a sentinel, which may be the last but one after
-                    // foreign pages).
+                    // The last bin holds the free top (the free chunk under
+                    // the last sentinel) and chunks of its own sizes only:
+                    // a former region's free top moves to its size's bin.
                     let size = h & !FLAGS;
+                    let top = c.add(size) == self.top;
                     assert!(
-                        bin_of(size) == bin || bin == BINS - 1 && get(c.add(size)) & !FLAGS == 0,
+                        if bin == BINS - 1 {
+                            top || bin_of(size) == bin
+                        } else {
+                            !top && bin_of(size) == bin
+                        },
                         "chunk {c:p} in the wrong bin"
                     );
                     assert_eq!(link(c.add(PREV)).addr(), prev.addr(), "back link of {c:p}");

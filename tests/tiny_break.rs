@@ -82,6 +82,10 @@ unsafe impl LinearMemory for Crowded<'_> {
 /// not hold. With `checks`, `Tiny::check` asserts that the last bin holds
 /// the free top alone.)
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "natively only: too long under Miri (Miri runs short_sequences_for_miri)"
+)]
 fn a_free_top_left_behind_by_foreign_pages_serves_again() {
     let sim = SimMemory::new(4096, 1);
     let mut t = Tiny::new(&sim);
@@ -127,6 +131,10 @@ fn a_free_top_left_behind_by_foreign_pages_serves_again() {
 /// `malloc`'s loop, grow again without the free top's credit (or pass
 /// `grow` whether it may count it, false after a first growth).
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "natively only: too long under Miri (Miri runs short_sequences_for_miri)"
+)]
 fn growth_after_foreign_pages_ends() {
     let sim = SimMemory::new(512, 1);
     let mut t = Tiny::new(Crowded::new(&sim));
@@ -148,6 +156,10 @@ fn growth_after_foreign_pages_ends() {
 /// through `malloc`, into regions of half its size. Measured: null after
 /// 27 growths, 505 of 512 pages used.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "natively only: too long under Miri (Miri runs short_sequences_for_miri)"
+)]
 fn realloc_growth_after_foreign_pages_ends() {
     let sim = SimMemory::new(512, 1);
     let mut t = Tiny::new(Crowded::new(&sim));
@@ -183,6 +195,10 @@ fn realloc_growth_after_foreign_pages_ends() {
 /// after it grows what it needs (17 pages): 13 MiB and two pages grown in
 /// all, where the old growth grew 14.1 MiB.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "natively only: too long under Miri (Miri runs short_sequences_for_miri)"
+)]
 fn a_block_grown_at_the_top_keeps_less_than_a_page_more() {
     let sim = SimMemory::new(1024, 1);
     let mut t = Tiny::new(&sim);
@@ -258,6 +274,10 @@ fn a_too_small_first_chunk_hides_its_bin() {
 /// none for one that cannot (the memory refuses it), and `surely_fits`
 /// kept: no growth when it says a chunk fits.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "natively only: too long under Miri (Miri runs short_sequences_for_miri)"
+)]
 fn every_alignment_and_extreme_size() {
     for top in [false, true] {
         for used in [false, true] {
@@ -346,6 +366,10 @@ fn every_alignment_and_extreme_size() {
 /// recording regions at 64): blocks in 100 regions, freed in an order that
 /// merges every neighbour, then the memory serves again without growth.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "natively only: too long under Miri (Miri runs short_sequences_for_miri)"
+)]
 fn a_hundred_regions() {
     let sim = SimMemory::new(1024, 1);
     let mut t = Tiny::new(&sim);
@@ -388,6 +412,10 @@ fn a_hundred_regions() {
 /// fits). A failure is allowed only with little memory left, since the
 /// growth loop of `growth_after_foreign_pages_ends` eats what is left.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "natively only: too long under Miri (Miri runs short_sequences_for_miri)"
+)]
 fn random_with_crowding_refusals_and_maximum() {
     let ops = if common::MIRI { 200 } else { 20_000 };
     for seed in 0..4u64 {

@@ -247,7 +247,10 @@ impl<M: LinearMemory> Tiny<M> {
     ///
     /// # Safety
     /// `ptr` was returned by this allocator's `malloc` or `realloc` and not
-    /// freed since.
+    /// freed since. (Inside, `ptr` may also be one word past a chunk header
+    /// written for the purpose: a block's tail, a new region's chunk, or a
+    /// region's sentinel, of size 0, with a free chunk below it, which is
+    /// then filed anew.)
     pub unsafe fn free(&mut self, ptr: *mut u8) {
         // SAFETY: `ptr` is a live block: its header is below it, and the
         // header above its chunk (a chunk's or the sentinel's) is valid; a

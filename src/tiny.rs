@@ -295,14 +295,16 @@ impl<M: LinearMemory> Tiny<M> {
     }
 
     /// Makes `[c, c + size)` the allocated chunk of a block of `need` bytes
-    /// (a chunk size), with `flags` (`PREV_FREE` or 0): the rest is freed
-    /// when it can stand as a chunk, else it stays in the block.
+    /// (a chunk size), keeping the `PREV_FREE` flag of the word at `c`: the
+    /// rest is freed when it can stand as a chunk, else it stays in the
+    /// block.
     ///
     /// # Safety
     /// `[c, c + size)` is unused memory of this allocator (in no list), at
-    /// least `need` bytes, between a chunk whose state `flags` tells and a
-    /// chunk header.
-    unsafe fn occupy(&mut self, c: *mut u8, mut size: usize, need: usize, flags: usize) {
+    /// least `need` bytes, below a chunk header; the chunk below `c` is
+    /// free if the word at `c` has `PREV_FREE`, or is made free and flags
+    /// `c` right after.
+    unsafe fn occupy(&mut self, c: *mut u8, mut size: usize, need: usize) {
         // SAFETY: per the contract; the tail is a chunk of its own before
         // it is freed (merging with a free chunk above).
         unsafe {
@@ -314,7 +316,7 @@ impl<M: LinearMemory> Tiny<M> {
                 let end = c.add(size);
                 set(end, get(end) & !PREV_FREE);
             }
-            set(c, size | flags);
+            set(c, size | get(c) & PREV_FREE);
         }
     }
 
@@ -368,10 +370,14 @@ impl<M: LinearMemory> Tiny<M> {
                     if below == GRAIN {
                         below += align;
                     }
-                    if below <= size && size - below >= need {
+                    // No overflow: `below <= align + GRAIN`, and `need +
+                    // align` is at most `isize::MAX + 1` and a few grains.
+                    if below + need <= size {
                         self.unlink(c);
                         let block = c.add(below);
-                        self.occupy(block, size - below, need, 0);
+                        // (`unlink` zeroed the header at `c`; a block above
+                        // a free chunk gets its flag when that is freed.)
+                        self.occupy(block, size - below, need);
                         // What lies below an aligned block is freed (it
                         // flags the block's header).
                         if below != 0 {
@@ -419,7 +425,7 @@ impl<M: LinearMemory> Tiny<M> {
                         self.unlink(above);
                     }
                     // After growth under it the block keeps all it got.
-                    self.occupy(c, room, if grown { room } else { need }, head & PREV_FREE);
+                    self.occupy(c, room, if grown { room } else { need });
                     return ptr;
                 }
                 // At the top of the last region: grow what the block lacks
@@ -458,7 +464,7 @@ impl<M: LinearMemory> Tiny<M> {
         // chunk below it has a footer.
         let free_top = !top.is_null() && unsafe { get(top) } & PREV_FREE != 0;
         let mut reused = 0;
-        if free_top {
+        if free_top && self.acme == self.memory.end() {
             // SAFETY: as above.
             reused = unsafe { get(top.sub(WORD)) }.min(credit);
         }

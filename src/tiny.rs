@@ -352,11 +352,10 @@ impl<M: LinearMemory> Tiny<M> {
         // bin up (past it, the first chunk of each bin holds any block
         // that needs no more than the grain's alignment; the free top is
         // in the last bin, whatever its size: see `free`).
+        // One chunk per bin: the request's own bin may hold chunks too small
+        // for it (its sizes differ by up to half), and a bin full of them
+        // must not cost every request a walk.
         let mut bin = bin_of(need);
-        // The request's own bin may hold chunks too small for it (its sizes
-        // differ by up to half): only its first few are looked at, so that
-        // a bin full of them does not cost every request. Past it, each
-        // chunk is at least twice the bin's start: bigger than the block.
         while bin < BINS {
             // SAFETY: the lists hold free chunks.
             unsafe {
@@ -428,15 +427,15 @@ impl<M: LinearMemory> Tiny<M> {
                     self.occupy(c, room, if grown { room } else { need });
                     return ptr;
                 }
-                // At the top of the last region: grow what the block lacks
-                // there (the free top counts, see `grow`), then again in
-                // place. (When someone else grew memory since, the new pages
-                // make a region of their own, and the block moves.)
+                // At the top of the last region: grow exactly what the block
+                // lacks there (the free top above it is in `room`), then
+                // again in place; the block keeps all it gets. (When someone
+                // else grew memory since, the new pages make a region of
+                // their own, and the block moves.)
                 if grown || c.add(room) != self.top {
                     break;
                 }
                 grown = true;
-                // Exactly what it lacks: the block keeps all it gets.
                 if !self.grow(need - room, 0) {
                     break;
                 }

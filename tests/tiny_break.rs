@@ -75,8 +75,8 @@ unsafe impl LinearMemory for Crowded<'_> {
 /// two) then grow 125 pages (8 MiB) more. `surely_fits` is false for them,
 /// so the promise holds: the chunk is in no place a search looks.
 ///
-/// Fix: when a growth starts a new region, move the old free top (the free
-/// chunk under the old sentinel, if any) to its size's bin. (The old tops
+/// Fixed: when a growth starts a new region, the old free top (the free
+/// chunk under the old sentinel, if any) moves to its size's bin. (The old tops
 /// then serve the later rounds too: 6 094 480 bytes are left free in 3
 /// chunks, and the twenty requests grow 81 pages, what the free chunks do
 /// not hold. With `checks`, `Tiny::check` asserts that the last bin holds
@@ -127,9 +127,8 @@ fn a_free_top_left_behind_by_foreign_pages_serves_again() {
 /// trait allows it, `SimMemory` and the fuzzer model it, and a wrapper
 /// memory that grows for someone else on each growth would do it.)
 ///
-/// Fix: a growth that does not follow the last region is counted whole: in
-/// `malloc`'s loop, grow again without the free top's credit (or pass
-/// `grow` whether it may count it, false after a first growth).
+/// Fixed: `malloc` counts the free top in its first growth only; a second
+/// growth holds the request by itself.
 #[test]
 #[cfg_attr(
     miri,
@@ -186,11 +185,7 @@ fn realloc_growth_after_foreign_pages_ends() {
 /// of 1 MiB then grows 17 pages more (about 15 MiB grown for 13 MiB live,
 /// where 14.1 would do).
 ///
-/// Fix: after growth under it, the block keeps what it needs plus what is
-/// less than a page (or what is left when it is less than the
-/// growth's `want / 2`); give the rest back (`occupy(c, room, need, ..)`
-/// frees the tail as the free top). Fixed otherwise: the block's growth
-/// asks exactly what it lacks (the free top above it is counted whole), so
+/// Fixed: the block's growth asks exactly what it lacks (the free top above it is counted whole), so
 /// it keeps less than a page more (65 536 bytes here), and the 1 MiB
 /// after it grows what it needs (17 pages): 13 MiB and two pages grown in
 /// all, where the old growth grew 14.1 MiB.

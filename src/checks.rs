@@ -6,11 +6,11 @@
 //! live allocation, which catches double frees and foreign pointers. It is
 //! slow (each operation costs a walk of all memory) and meant for tests.
 
-use crate::bins::{bin_of, BIN_COUNT, TOP_BIN};
-use crate::list::{self, FreeNode};
+use crate::bins::{bin_of, LAST_SIZE_BIN, TOP_BIN};
+use crate::chunk::{self, chunk_size, get, link, linked_bin, FREE, GRAIN, MIN_CHUNK, NEXT, PREV, PREV_FREE, WORD};
 use crate::span::Span;
-use crate::talc::{MIN_CHUNK, WORD};
-use crate::{tag, OomHandler, Talc};
+use crate::talc::heap_ptr;
+use crate::{OomHandler, Talc};
 use core::alloc::Layout;
 use core::ptr::{null, null_mut, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -102,21 +102,16 @@ impl HeapList {
 impl<O: OomHandler> Talc<O> {
     /// Walks every heap and bin and panics on any broken invariant.
     pub(crate) fn check(&self) {
-        let bins = self.bins_ptr();
-        if bins.is_null() {
-            ensure_eq!(self.heaps, self.heaps.len, 0, "talcum checks: heaps without metadata");
-            ensure_eq!(self.heaps, self.avail_bits(), 0, "talcum checks: bitmap without bins");
-            #[cfg(feature = "stats")]
-            self.check_classes();
-            return;
+        if self.get_arena().is_empty() {
+            ensure_eq!(self.heaps, self.heaps.len, 0, "talcum checks: heaps without an arena");
         }
         let mut free_chunks = 0;
         for &heap in self.heaps.all() {
             // SAFETY: the heaps are valid memory of this allocator.
             free_chunks += unsafe { self.check_heap(heap) };
         }
-        // SAFETY: as above; the bins live in the arena.
-        let listed = unsafe { self.check_bins(bins, free_chunks) };
+        // SAFETY: as above.
+        let listed = unsafe { self.check_bins(free_chunks) };
         ensure_eq!(
             self.heaps,
             listed,
@@ -125,7 +120,7 @@ impl<O: OomHandler> Talc<O> {
         );
         for &heap in self.heaps.all() {
             // SAFETY: as above.
-            unsafe { self.check_listed(heap, bins, free_chunks) };
+            unsafe { self.check_listed(heap, free_chunks) };
         }
         self.check_fresh();
         #[cfg(feature = "stats")]
@@ -175,7 +170,7 @@ impl<O: OomHandler> Talc<O> {
         let tail = (to.saturating_sub(tail_len).max(from)..to).step_by(WORD);
         for addr in head.chain(tail) {
             // SAFETY: inside the last heap: in its free top.
-            let word = unsafe { *crate::talc::heap_ptr::<usize>(addr) };
+            let word = unsafe { *heap_ptr::<usize>(addr) };
             ensure_eq!(
                 self.heaps,
                 word,
@@ -190,8 +185,8 @@ impl<O: OomHandler> Talc<O> {
         let (base, acme) = heap.get_base_acme().expect("talcum checks: empty heap");
         ensure!(
             self.heaps,
-            base.addr() % WORD == 0 && acme.addr() % WORD == 0,
-            "talcum checks: unaligned heap"
+            base.addr() % GRAIN == WORD && acme.addr() % GRAIN == 0,
+            "talcum checks: heap {heap:?} not aligned to chunk boundaries"
         );
         let mut at = base;
         let mut below_free = false;
@@ -203,52 +198,54 @@ impl<O: OomHandler> Talc<O> {
                 "talcum checks: chunks overrun the heap {heap:?}"
             );
             // SAFETY: `at` lies inside the heap.
-            let word = unsafe { *at.cast::<usize>() };
-            if tag::is_allocated(word) {
-                let top = tag::acme(word);
-                ensure!(
-                    self.heaps,
-                    top > at.addr() && top <= acme.addr(),
-                    "talcum checks: bad tag at {at:p}"
-                );
+            let word = unsafe { get(at) };
+            let size = chunk::size_of(word);
+            if word & FREE == 0 {
                 ensure_eq!(
                     self.heaps,
-                    tag::is_below_free(word),
+                    word & PREV_FREE != 0,
                     below_free,
                     "talcum checks: wrong below-free flag at {at:p}"
                 );
-                if top == acme.addr() {
+                if size == 0 {
                     ensure_eq!(
                         self.heaps,
-                        top - at.addr(),
-                        WORD,
-                        "talcum checks: sentinel is not one word"
+                        at.addr() + WORD,
+                        acme.addr(),
+                        "talcum checks: a chunk of size 0 below the heap's top: not its sentinel"
                     );
                     return free_chunks;
                 }
-                below_free = false;
-                at = at.with_addr(top);
-            } else {
-                ensure!(self.heaps, !below_free, "talcum checks: two free chunks touch at {at:p}");
-                // SAFETY: a free chunk starts at `at`: its size word is inside it.
-                let size = unsafe { list::size_of(at) };
                 ensure!(
                     self.heaps,
-                    size >= MIN_CHUNK && size % WORD == 0 && size < acme.addr() - at.addr(),
+                    size >= MIN_CHUNK && size < acme.addr() - at.addr(),
+                    "talcum checks: bad chunk size {size} at {at:p}"
+                );
+                below_free = false;
+            } else {
+                ensure!(self.heaps, !below_free, "talcum checks: two free chunks touch at {at:p}");
+                ensure!(
+                    self.heaps,
+                    word & PREV_FREE == 0,
+                    "talcum checks: free chunk {at:p} flags a free chunk below"
+                );
+                ensure!(
+                    self.heaps,
+                    size >= MIN_CHUNK && size < acme.addr() - at.addr(),
                     "talcum checks: bad free chunk size {size} at {at:p}"
                 );
                 // SAFETY: the chunk is in the heap.
-                let top_size = unsafe { list::size_below(at.add(size)) };
+                let footer = unsafe { get(at.add(size - WORD)) };
                 ensure_eq!(
                     self.heaps,
                     size,
-                    top_size,
-                    "talcum checks: free chunk size words differ at {at:p}"
+                    footer,
+                    "talcum checks: free chunk footer differs at {at:p}"
                 );
                 free_chunks += 1;
                 below_free = true;
-                at = at.wrapping_add(size);
             }
+            at = at.wrapping_add(size);
         }
     }
 
@@ -264,54 +261,50 @@ impl<O: OomHandler> Talc<O> {
         }
     }
 
-    /// Walks every bin list forward; returns the number of nodes.
-    unsafe fn check_bins(&self, bins: *mut *mut FreeNode, limit: usize) -> usize {
+    /// Walks every bin list forward; returns the number of chunks listed.
+    unsafe fn check_bins(&self, limit: usize) -> usize {
         let mut count = 0;
-        for bin in 0..BIN_COUNT {
-            // SAFETY: the bins array has BIN_COUNT slots.
-            let slot = unsafe { bins.add(bin) };
-            // SAFETY: as above.
-            let mut node = unsafe { *slot };
+        for (bin, &head) in self.heads().iter().enumerate() {
             let bit = self.avail_bits() >> bin & 1 == 1;
-            // A bin's bit may outlive its last chunk (cleared lazily by the
-            // search), never the other way round.
-            ensure!(
+            ensure_eq!(
                 self.heaps,
-                bit || node.is_null(),
-                "talcum checks: bin {bin} holds chunks, its bit is clear"
+                bit,
+                !head.is_null(),
+                "talcum checks: bin {bin}'s bit says wrong whether it holds chunks"
             );
-            let mut prev_next = slot;
-            while !node.is_null() {
+            let mut prev = chunk::bin_link(bin);
+            let mut at = head;
+            while !at.is_null() {
                 count += 1;
                 ensure!(
                     self.heaps,
                     count <= limit,
-                    "talcum checks: bin lists hold more nodes than free chunks"
+                    "talcum checks: bin lists hold more chunks than are free"
                 );
-                let at = node.cast::<u8>();
                 ensure!(
                     self.heaps,
                     self.heaps.all().iter().any(|h| h.contains(at)),
                     "talcum checks: bin {bin} links to {at:p}, outside every heap"
                 );
-                // SAFETY: `node` lies in a heap; its size was checked by the walk
-                // if it is a real free chunk, else the asserts below fail.
+                // SAFETY: `at` lies in a heap; its header was checked by the
+                // walk if it is a real free chunk, else the asserts fail.
                 unsafe {
                     ensure_eq!(
                         self.heaps,
-                        (*node).prev_next,
-                        prev_next,
+                        link(at.add(PREV)),
+                        prev,
                         "talcum checks: broken back link at {at:p}"
                     );
-                    let size = list::size_of(at);
+                    let word = get(at);
+                    ensure!(self.heaps, word & FREE != 0, "talcum checks: bin {bin} lists {at:p}, not free");
                     ensure_eq!(
                         self.heaps,
-                        self.bin_expected(at, size),
+                        self.bin_expected(at, chunk::size_of(word)),
                         bin,
                         "talcum checks: chunk {at:p} in wrong bin"
                     );
-                    prev_next = &raw mut (*node).next;
-                    node = (*node).next;
+                    prev = at.add(NEXT);
+                    at = link(at.add(NEXT));
                 }
             }
         }
@@ -320,38 +313,31 @@ impl<O: OomHandler> Talc<O> {
 
     /// Checks that every free chunk of `heap` is reachable from its bin's
     /// head by following the back links.
-    unsafe fn check_listed(&self, heap: Span, bins: *mut *mut FreeNode, limit: usize) {
-        let bins_span = Span::new(bins.cast(), bins.wrapping_add(BIN_COUNT).cast());
+    unsafe fn check_listed(&self, heap: Span, limit: usize) {
         let mut at = heap.base();
-        while at != heap.acme() {
+        while at.addr() + WORD != heap.acme().addr() {
             // SAFETY: the heap walk above proved this tiling.
-            let word = unsafe { *at.cast::<usize>() };
-            if tag::is_allocated(word) {
-                at = at.with_addr(tag::acme(word));
-                continue;
-            }
-            // SAFETY: `at` is a free chunk.
-            let size = unsafe { list::size_of(at) };
-            let mut slot: *mut *mut FreeNode = at.cast();
-            for _ in 0..=limit {
-                // SAFETY: links were checked to stay in heaps or the bins.
-                slot = unsafe { (*slot.cast::<FreeNode>()).prev_next };
-                if bins_span.contains(slot.cast()) {
-                    break;
+            let word = unsafe { get(at) };
+            let size = chunk::size_of(word);
+            if word & FREE != 0 {
+                let mut prev = at.wrapping_add(NEXT);
+                let mut bin = None;
+                for _ in 0..=limit {
+                    // SAFETY: links were checked to stay in heaps, or to be
+                    // a bin's number; `prev` is a chunk's `next` link.
+                    prev = unsafe { link(prev.wrapping_sub(NEXT).add(PREV)) };
+                    bin = linked_bin(prev);
+                    if bin.is_some() {
+                        break;
+                    }
                 }
+                ensure_eq!(
+                    self.heaps,
+                    bin,
+                    Some(self.bin_expected(at, size)),
+                    "talcum checks: free chunk {at:p} not listed in its bin"
+                );
             }
-            let bin = (slot.addr() - bins.addr()) / WORD;
-            ensure!(
-                self.heaps,
-                bins_span.contains(slot.cast()),
-                "talcum checks: free chunk {at:p} not in a bin"
-            );
-            ensure_eq!(
-                self.heaps,
-                bin,
-                self.bin_expected(at, size),
-                "talcum checks: free chunk {at:p} in the wrong bin"
-            );
             at = at.wrapping_add(size);
         }
     }
@@ -366,58 +352,31 @@ impl<O: OomHandler> Talc<O> {
             ));
         };
         let mut at = heap.base();
-        let mut first = true;
         loop {
             // SAFETY: walking the tiling of a valid heap.
-            let word = unsafe { *at.cast::<usize>() };
-            let top = if tag::is_allocated(word) {
-                tag::acme(word)
-            } else {
-                // SAFETY: `at` is a free chunk.
-                at.addr() + unsafe { list::size_of(at) }
-            };
+            let word = unsafe { get(at) };
+            let size = chunk::size_of(word);
+            ensure!(self.heaps, size != 0, "talcum checks: {ptr:p} is not an allocation");
+            let top = at.addr() + size;
             if ptr.addr() < top {
-                let is_meta = first && heap == self.get_arena();
-                let is_sentinel = top == heap.acme().addr();
                 ensure!(
                     self.heaps,
-                    tag::is_allocated(word),
+                    word & FREE == 0,
                     "talcum checks: {ptr:p} lies in a free chunk: double free or use after free"
                 );
-                ensure!(
-                    self.heaps,
-                    !is_meta && !is_sentinel,
-                    "talcum checks: {ptr:p} is not an allocation"
-                );
-                ensure!(
-                    self.heaps,
-                    ptr.addr() > at.addr(),
-                    "talcum checks: {ptr:p} is not an allocation"
-                );
-                // SAFETY: `ptr` is past the tag, so `ptr - WORD` is in this chunk.
-                let below = unsafe { *crate::talc::heap_ptr::<usize>(ptr.addr() - WORD) };
-                let tag_at = if tag::is_allocated(below) { ptr.addr() - WORD } else { below };
                 ensure_eq!(
                     self.heaps,
-                    tag_at,
-                    at.addr(),
+                    ptr.addr(),
+                    at.addr() + WORD,
                     "talcum checks: {ptr:p} is not the start of an allocation"
                 );
-                // A back pointer only ever spans padding too small to stand
-                // as a free chunk (`carve` frees larger padding): an interior
-                // pointer whose word below happens to hold this chunk's tag
-                // address is caught here when it lies further in, or is not
-                // aligned as its layout says. (Not the padding against the
-                // layout's alignment: an in-place shrink to a smaller
-                // alignment keeps the old padding.)
                 ensure!(
                     self.heaps,
-                    ptr.addr() % layout.align() == 0 && ptr.addr() - (at.addr() + WORD) < MIN_CHUNK,
-                    "talcum checks: {ptr:p} is not the start of an allocation with {layout:?}"
+                    ptr.addr() % layout.align() == 0,
+                    "talcum checks: {ptr:p} is not aligned as {layout:?} says"
                 );
                 return;
             }
-            first = false;
             at = at.with_addr(top);
         }
     }
@@ -510,34 +469,38 @@ impl<O: OomHandler> Talc<O> {
     /// Whether a free chunk *surely* fits `layout` (feature `checks`): then
     /// [`malloc`](Talc::malloc) must succeed without the OOM handler. That
     /// is, a free chunk other than the last heap's free top lies in a size
-    /// bin above the one of the request's chunk size (its payload, at least
-    /// two words, and the tag, rounded up to a word) plus the alignment's
-    /// most padding (`align - WORD`, for an alignment past a word), where
-    /// every chunk holds the request; or a chunk that holds it is the last
-    /// heap's free top, or lies in the last size bin (which has no upper
-    /// bound, so the search walks it whole).
+    /// bin above the one of the request's chunk size (its payload and
+    /// header, rounded up to two words, at least four words) plus the
+    /// alignment's most padding (the alignment and two words, for an
+    /// alignment past two words), where every chunk holds the request; or a
+    /// chunk that holds it is the last heap's free top, or lies in the last
+    /// size bin (which has no upper bound, so the search walks it whole).
     /// A test oracle for the search's promise; found from the heaps, not
     /// from the bins' lists.
     pub fn surely_fits(&self, layout: Layout) -> bool {
-        let size = layout.size().max(MIN_CHUNK - WORD);
-        let Some(need) = size.checked_add(2 * WORD - 1).map(|n| n & !(WORD - 1)) else {
+        if layout.size() > isize::MAX as usize - 4 * WORD {
             return false;
-        };
-        let Some(sure) = need.checked_add(layout.align().max(WORD) - WORD) else {
+        }
+        let need = chunk_size(layout.size());
+        let slack = if layout.align() > GRAIN { layout.align() + GRAIN } else { 0 };
+        let Some(sure) = need.checked_add(slack) else {
             return false;
         };
         let last_top = self.get_last_heap_acme().addr();
         let mut any = false;
-        self.for_each_free_chunk(|chunk| {
-            let (base, acme) = (chunk.base().addr(), chunk.acme().addr());
-            let fits = (base + WORD)
-                .checked_next_multiple_of(layout.align())
-                .and_then(|payload| payload.checked_add(size))
-                .is_some_and(|end| end <= acme);
+        self.for_each_free_chunk(|c| {
+            let (base, acme) = (c.base().addr(), c.acme().addr());
+            // The block's first aligned start in the chunk, as `take` finds it.
+            let mut below = (base + WORD).wrapping_neg() & (layout.align() - 1);
+            if below == GRAIN {
+                below += layout.align();
+            }
+            let fits = below.checked_add(need).is_some_and(|n| n <= acme - base);
             let bin = bin_of(acme - base);
             // The top bin and the last size bin are looked at whole.
-            let whole = acme + WORD == last_top || bin == TOP_BIN - 1;
-            any |= whole && fits || bin > bin_of(sure) && acme + WORD != last_top;
+            let top = acme + WORD == last_top;
+            let whole = top || bin == LAST_SIZE_BIN;
+            any |= whole && fits || bin > bin_of(sure) && !top;
         });
         any
     }
@@ -548,18 +511,14 @@ impl<O: OomHandler> Talc<O> {
     pub fn for_each_free_chunk(&self, mut f: impl FnMut(Span)) {
         for &heap in self.heaps.all() {
             let mut at = heap.base();
-            while at != heap.acme() {
+            while at.addr() + WORD != heap.acme().addr() {
                 // SAFETY: `check` proved this tiling after the last operation.
-                let word = unsafe { *at.cast::<usize>() };
-                let top = if tag::is_allocated(word) {
-                    tag::acme(word)
-                } else {
-                    // SAFETY: `at` is a free chunk.
-                    let top = at.addr() + unsafe { list::size_of(at) };
-                    f(Span::new(at, at.with_addr(top)));
-                    top
-                };
-                at = at.with_addr(top);
+                let word = unsafe { get(at) };
+                let next = at.wrapping_add(chunk::size_of(word));
+                if word & FREE != 0 {
+                    f(Span::new(at, next));
+                }
+                at = next;
             }
         }
     }

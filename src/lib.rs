@@ -72,19 +72,20 @@
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 mod bins;
+mod chunk;
 #[cfg(feature = "checks")]
 mod checks;
 #[cfg(feature = "counters")]
 mod counters;
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 mod global;
-mod list;
+
 mod memory;
 mod oom;
 mod span;
 #[cfg(feature = "stats")]
 mod stats;
-mod tag;
+
 mod talc;
 mod talck;
 pub mod tiny;

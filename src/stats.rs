@@ -15,10 +15,10 @@
 //! allocating; [`Talc::write_map`] writes them into a caller's buffer, and
 //! [`export_stats!`](crate::export_stats) exports both to JavaScript.
 
-use crate::bins::TOP_BIN;
-use crate::list::{self, FreeNode};
-use crate::talc::{heap_ptr, WORD};
-use crate::{tag, OomHandler, Span, Talc};
+use crate::bins::{LAST_SIZE_BIN, TOP_BIN};
+use crate::chunk::{self, get, link, FREE, GRAIN, NEXT, WORD};
+use crate::talc::heap_ptr;
+use crate::{OomHandler, Span, Talc};
 
 /// The layout version of [`Stats`], its first field. A reader checks it;
 /// a change of the layout bumps it.
@@ -38,14 +38,10 @@ const LARGEST_LOOKS: usize = 8;
 pub(crate) use crate::bins::size_class as class_of;
 
 /// The smallest size (bytes) of class `class` (the inverse of [`class_of`]).
-pub(crate) const fn class_base(class: usize) -> usize {
-    let n = class + 3;
-    let words = if n < 8 { n } else { (n % 4 + 4) << (n / 4 - 1) };
-    words * WORD
-}
+pub(crate) use crate::bins::class_base;
 
 /// How many size classes there are: up to that of the largest size.
-pub(crate) const CLASSES: usize = class_of(usize::MAX & !(WORD - 1)) + 1;
+pub(crate) const CLASSES: usize = class_of(usize::MAX & !(GRAIN - 1)) + 1;
 /// The words of the bitmap of non-empty classes.
 const CLASS_WORDS: usize = CLASSES.div_ceil(64);
 
@@ -85,8 +81,8 @@ const CLASS_WORDS: usize = CLASSES.div_ceil(64);
 /// At a bounded cost per operation: a `Talc` with `stats` keeps the bytes
 /// of its free chunks by size class, updated as chunks enter and leave the
 /// bins (the bins' classes, continued past the last bin, so that the sizes
-/// of a class are within a quarter of its smallest: 113 classes in 468
-/// bytes on 32-bit targets, 237 in 1928 bytes on 64-bit ones). At each
+/// of a class are within a quarter of its smallest: 110 classes in 456
+/// bytes on 32-bit targets, 234 in 1904 bytes on 64-bit ones). At each
 /// refresh the highest class that holds any decides: when its bytes are
 /// those of one chunk, they are the figure; else the figure is the largest
 /// of the class's smallest size and of the first eight chunks of the two
@@ -315,7 +311,6 @@ impl<O: OomHandler> Talc<O> {
 
     /// The largest free chunk's size, or a bound of it (see [`Stats`]).
     fn largest_free(&self) -> usize {
-        let bins = self.bins_ptr();
         let Some(class) = self.stats.top_class() else {
             return 0;
         };
@@ -326,23 +321,18 @@ impl<O: OomHandler> Talc<O> {
         if bytes - base < base {
             return bytes;
         }
-        if bins.is_null() {
-            // Not so: free chunks are in bins. But no unsafe read without.
-            return base;
-        }
         let largest_in = |bin: usize| {
             let mut best = 0;
-            // SAFETY: the bins exist (checked above) and `bin < BIN_COUNT`;
-            // their lists are well formed, each node a free chunk.
-            let mut node: *mut FreeNode = unsafe { *bins.add(bin) };
+            let mut at = self.heads()[bin];
             for _ in 0..LARGEST_LOOKS {
-                if node.is_null() {
+                if at.is_null() {
                     break;
                 }
-                // SAFETY: as above.
+                // SAFETY: the lists are well formed, each a free chunk with
+                // a valid header and links.
                 unsafe {
-                    best = best.max(list::size_of(node.cast()));
-                    node = (*node).next;
+                    best = best.max(chunk::size_of(get(at)));
+                    at = link(at.add(NEXT));
                 }
             }
             best
@@ -350,7 +340,7 @@ impl<O: OomHandler> Talc<O> {
         // The class's chunks are in the bin of their size, or in the top
         // bin (the last heap's free top): every chunk seen there is real, so the
         // result is never more than the truth.
-        base.max(largest_in(class.min(TOP_BIN - 1))).max(largest_in(TOP_BIN))
+        base.max(largest_in(class.min(LAST_SIZE_BIN))).max(largest_in(TOP_BIN))
     }
 
     /// Visits the chunks of every heap, bottom to top, heap by heap, at most
@@ -362,7 +352,6 @@ impl<O: OomHandler> Talc<O> {
     /// after a noted one goes (a heap added later may take the free note).
     pub fn walk(&self, max: usize, mut visit: impl FnMut(Chunk)) -> usize {
         let mut n = 0;
-        let arena = self.get_arena().base().addr();
         for &(base, acme) in self.stats.heaps.iter().take(self.stats.len) {
             let mut at = base;
             while at < acme {
@@ -372,14 +361,14 @@ impl<O: OomHandler> Talc<O> {
                 // SAFETY: a heap of this `Talc` is valid memory (`claim`'s
                 // contract), tiled by chunks from its base to its acme: `at`
                 // is the start of one, whose first word tells its kind.
-                let word = unsafe { *heap_ptr::<usize>(at) };
-                let (size, state) = if tag::is_allocated(word) {
-                    let end = tag::acme(word);
-                    let own = at == arena || end == acme;
-                    (end - at, if own { ChunkState::Allocator } else { ChunkState::Allocated })
+                let word = unsafe { get(heap_ptr(at)) };
+                let (size, state) = if word & FREE != 0 {
+                    (chunk::size_of(word), ChunkState::Free)
+                } else if at + WORD == acme {
+                    // The sentinel (its header says size 0).
+                    (WORD, ChunkState::Allocator)
                 } else {
-                    // SAFETY: a free chunk starts at `at`.
-                    (unsafe { list::size_of(heap_ptr(at)) }, ChunkState::Free)
+                    (chunk::size_of(word), ChunkState::Allocated)
                 };
                 visit(Chunk { addr: at, size, state });
                 n += 1;
@@ -457,15 +446,15 @@ mod tests {
     use super::*;
     use crate::bins::bin_of;
 
-    /// Sizes (bytes) from three words up: every one to `2^16` words, then
+    /// Sizes (bytes) from two grains up: every one to `2^16` grains, then
     /// a few about every power of two up to the largest.
     fn sizes() -> impl Iterator<Item = usize> {
-        let small = (3..1 << 16).map(|w| w * WORD);
-        let big = (16..usize::BITS).flat_map(|b| {
+        let small = (2..1 << 16).map(|g| g * GRAIN);
+        let big = (17..usize::BITS).flat_map(|b| {
             let p = 1usize << b;
-            [p - WORD, p, p + WORD, p + p / 4 - WORD, p + p / 4]
+            [p - GRAIN, p, p + GRAIN, p + p / 4 - GRAIN, p + p / 4]
         });
-        small.chain(big).chain([usize::MAX & !(WORD - 1)])
+        small.chain(big).chain([usize::MAX & !(GRAIN - 1)])
     }
 
     #[test]
@@ -473,7 +462,7 @@ mod tests {
     fn classes_continue_the_bins() {
         for size in sizes() {
             let class = class_of(size);
-            assert_eq!(class.min(TOP_BIN - 1), bin_of(size), "{size}");
+            assert_eq!(class.min(LAST_SIZE_BIN), bin_of(size), "{size}");
             assert!(class < CLASSES);
             // In its class: from its smallest size up to the next class's.
             assert!(class_base(class) <= size, "{size}");
@@ -485,11 +474,11 @@ mod tests {
 
     #[test]
     fn class_bounds() {
-        assert_eq!(CLASSES, if WORD == 8 { 237 } else { 113 });
+        assert_eq!(CLASSES, if WORD == 8 { 234 } else { 110 });
         let bytes = core::mem::size_of::<[usize; CLASSES]>() + 8 * CLASS_WORDS;
-        assert_eq!(bytes, if WORD == 8 { 1928 } else { 468 }, "as the docs of `Stats` say");
-        assert_eq!(class_base(0), 3 * WORD);
-        assert_eq!(class_base(TOP_BIN - 1), (5 << 15) * WORD);
+        assert_eq!(bytes, if WORD == 8 { 1904 } else { 456 }, "as the docs of `Stats` say");
+        assert_eq!(class_base(0), 2 * GRAIN);
+        assert_eq!(class_base(LAST_SIZE_BIN), (4 << 15) * GRAIN);
         for class in 0..CLASSES {
             let base = class_base(class);
             assert_eq!(class_of(base), class);
@@ -497,12 +486,12 @@ mod tests {
             // so the largest free chunk is at most five fourths of its
             // class's smallest size.
             if class + 1 < CLASSES {
-                let last = class_base(class + 1) - WORD;
+                let last = class_base(class + 1) - GRAIN;
                 assert!(last >= base && (last - base) * 4 <= base, "{class}");
                 assert_eq!(class_of(last), class);
             }
         }
         // The last class reaches the largest size.
-        assert_eq!(class_of(usize::MAX & !(WORD - 1)), CLASSES - 1);
+        assert_eq!(class_of(usize::MAX & !(GRAIN - 1)), CLASSES - 1);
     }
 }

@@ -1,36 +1,35 @@
 //! [`Talc`]: the allocator core.
 //!
-//! A heap is tiled by chunks, bottom to top, and ends with a one-word
-//! *sentinel*: an allocated chunk that is never freed, so the top chunk
-//! always has an upper neighbour to look at. The first heap (the *arena*)
-//! starts with the metadata chunk holding the bin heads.
+//! A heap is tiled by chunks, bottom to top (their layout: [`crate::chunk`]),
+//! and ends with a one-word *sentinel*, an allocated header of size 0, so
+//! the top chunk always has an upper neighbour to look at. Free chunks are
+//! listed in bins by size ([`crate::bins`]), whose heads live in the `Talc`.
 //!
 //! ```text
-//!  arena:  | meta: tag + bin heads | alloc | free ... | alloc | ... | sentinel |
-//!  heap:   | alloc | alloc | free ...                        | alloc | sentinel |
+//!  heap:  | alloc | free ... | alloc | alloc | free top ........ | sentinel |
+//!           ^ chunks start one word past a grain, so payloads are grain aligned
 //! ```
 //!
-//! Allocation finds a free chunk through the bins, carves the payload out of
-//! it with its alignment, and gives the remainders (below for alignment,
-//! above for the tail) back to the bins when each can stand as a chunk.
-//! Freeing merges with free neighbours at once, so no two free chunks touch.
+//! Allocation looks at the first few chunks of the request's bin, then at
+//! the first chunk of the next non-empty bin (which surely fits), and cuts
+//! the block from the bottom of the chunk: what is left above goes back to
+//! the bins when it can stand as a chunk, and lies where the block can grow
+//! in place. Freeing merges with free neighbours at once, so no two free
+//! chunks touch.
 
 use core::alloc::Layout;
 use core::ptr::{null_mut, NonNull};
 
-use crate::bins::{bin_of, BIN_COUNT, TOP_BIN};
-use crate::list::{self, FreeNode};
+use crate::bins::{bin_of, BIN_COUNT, LAST_SIZE_BIN, TOP_BIN};
+use crate::chunk::{
+    self, bin_link, chunk_size, get, link, linked_bin, set, set_link, FREE, GRAIN,
+    MIN_CHUNK, NEXT, PREV, PREV_FREE,
+};
 use crate::oom::OomHandler;
 use crate::span::Span;
-use crate::tag;
 
-pub(crate) const WORD: usize = core::mem::size_of::<usize>();
-/// The smallest chunk: a free chunk needs a list node and a size word.
-pub(crate) const MIN_CHUNK: usize = 3 * WORD;
-/// The smallest payload, so that any allocated chunk can become a free one.
-const MIN_PAYLOAD: usize = MIN_CHUNK - WORD;
-/// The metadata chunk at the base of the arena: a tag, then the bin heads.
-pub(crate) const META_SIZE: usize = WORD + BIN_COUNT * WORD;
+pub(crate) use crate::chunk::WORD;
+
 /// How many chunks of a bin the search looks at. Chunks in a bin may differ
 /// by a quarter, so the request's own bin may hold chunks too small for it;
 /// past this many, the search moves on to bins where the first chunk fits,
@@ -40,11 +39,6 @@ pub(crate) const META_SIZE: usize = WORD + BIN_COUNT * WORD;
 /// not fit is not found (see [`Talc::malloc`] for what is promised). The
 /// last size bin, which has no upper bound, is looked at whole.
 const LOOKS: usize = 8;
-
-#[inline]
-const fn align_up_word(n: usize) -> usize {
-    (n + (WORD - 1)) & !(WORD - 1)
-}
 
 /// The allocator core: manages the memory it is given; owns none.
 ///
@@ -88,13 +82,11 @@ pub struct Talc<O: OomHandler> {
     /// code must not swap a handler into another `Talc` (see
     /// [`oom_handler_mut`](Talc::oom_handler_mut)).
     pub(crate) oom_handler: O,
-    /// The bin heads, inside the arena's metadata chunk; null before the
-    /// first heap is established.
-    bins: *mut *mut FreeNode,
-    /// Bit `b` is set when bin `b` is not empty; it may stay set after the
-    /// bin empties, until a search finds the bin empty and clears it.
+    /// The bins' lists: each bin's first free chunk, or null.
+    heads: [*mut u8; BIN_COUNT],
+    /// Bit `b` is set exactly when bin `b` is not empty.
     avail: u64,
-    /// The first heap, which holds the metadata.
+    /// The first heap.
     arena: Span,
     /// The acme of the heap most recently added, as it now is (it moves when
     /// that heap is extended or truncated; null when truncated away): the
@@ -107,8 +99,10 @@ pub struct Talc<O: OomHandler> {
     /// up past the block, so `malloc_zeroed` clears only what lies below.
     /// At or past `last_top`: nothing is known.
     pub(crate) fresh: usize,
-    /// `fresh` before the last allocation moved it (`usize::MAX` if that
-    /// allocation did not), for `malloc_zeroed`.
+    /// `fresh` before the last allocation moved it (0 if that allocation did
+    /// not), for `malloc_zeroed`. (0 rather than a far address: a `Talc`
+    /// from [`new`](Talc::new) is all zero bytes, so a static one costs no
+    /// data in a wasm module.)
     fresh_was: usize,
     #[cfg(feature = "counters")]
     pub(crate) counters: crate::counters::Counters,
@@ -134,12 +128,12 @@ impl<O: OomHandler> Talc<O> {
     pub const fn new(oom_handler: O) -> Self {
         Self {
             oom_handler,
-            bins: null_mut(),
+            heads: [null_mut(); BIN_COUNT],
             avail: 0,
             arena: Span::empty(),
             last_top: null_mut(),
             fresh: 0,
-            fresh_was: usize::MAX,
+            fresh_was: 0,
             #[cfg(feature = "counters")]
             counters: crate::counters::Counters::new(),
             #[cfg(feature = "checks")]
@@ -150,8 +144,8 @@ impl<O: OomHandler> Talc<O> {
     }
 
     /// A `Talc` with `arena` as its first heap. If the arena is too small
-    /// for the metadata (see [`init`](Talc::init)), the `Talc` starts with no
-    /// memory, as from [`new`](Talc::new).
+    /// (see [`init`](Talc::init)), the `Talc` starts with no memory, as from
+    /// [`new`](Talc::new).
     ///
     /// # Safety
     /// As for [`init`](Talc::init).
@@ -162,29 +156,36 @@ impl<O: OomHandler> Talc<O> {
         talc
     }
 
-    // ----- bins -----
+    // ----- free chunks -----
 
-    /// Makes `[base, acme)` a free chunk and files it in its bin.
+    /// Makes `[c, c + size)` a free chunk and lists it in its bin; the
+    /// chunk above learns that a free chunk lies below it.
     ///
     /// # Safety
-    /// `[base, acme)` must be unused heap memory of at least `MIN_CHUNK`
-    /// bytes between two allocated chunks, and the bins must exist.
+    /// `[c, c + size)` must be unused heap memory (in no list) of at least
+    /// `MIN_CHUNK` bytes, a grain multiple, with an allocated chunk (or the
+    /// heap's base) below it and an allocated chunk's header at `c + size`.
     // Called from several places: one copy is smaller in wasm.
     #[inline(never)]
-    unsafe fn add_free(&mut self, base: *mut u8, acme: *mut u8) {
-        let size = acme.addr() - base.addr();
-        // The free top of the last heap (under its one-word sentinel) is kept
-        // apart, for when nothing else fits: see `bins`.
-        let bin = if acme.addr().wrapping_add(WORD) == self.last_top.addr() {
-            TOP_BIN
-        } else {
-            bin_of(size)
-        };
-        // SAFETY: the caller hands over the chunk; `bin < BIN_COUNT`.
+    unsafe fn file(&mut self, c: *mut u8, size: usize) {
+        // The free top of the last heap (under its sentinel) is kept apart,
+        // for when nothing else fits: see `bins`.
+        let above = c.wrapping_add(size);
+        let bin = if above.wrapping_add(WORD) == self.last_top { TOP_BIN } else { bin_of(size) };
+        // SAFETY: the caller hands over the chunk and the header above it;
+        // a listed chunk's links are valid.
         unsafe {
-            list::write_sizes(base, acme);
-            list::push(self.bins.add(bin), base.cast());
+            set(c, size | FREE);
+            set(above.sub(WORD), size);
+            set(above, get(above) | PREV_FREE);
+            let next = self.heads[bin];
+            set_link(c.add(NEXT), next);
+            set_link(c.add(PREV), bin_link(bin));
+            if !next.is_null() {
+                set_link(next.add(PREV), c.add(NEXT));
+            }
         }
+        self.heads[bin] = c;
         self.avail |= 1 << bin;
         #[cfg(feature = "counters")]
         self.counters.free_chunk_added(size);
@@ -192,24 +193,101 @@ impl<O: OomHandler> Talc<O> {
         self.stats.free_changed(size, size);
     }
 
-    /// Takes the free chunk at `base`, of `size` bytes, out of its bin.
-    ///
-    /// The bin's bit stays set even if the bin is now empty: `take` clears
-    /// it when it finds the bin empty. So removal needs no bin number.
+    /// Takes the free chunk `c` out of its list (its header stays).
     ///
     /// # Safety
-    /// A free chunk of `size` bytes must start at `base`.
+    /// `c` must be a listed free chunk.
+    // Called from several places: one copy is smaller in wasm.
     #[inline(never)]
-    unsafe fn remove_free(&mut self, base: usize, size: usize) {
-        // By address: given a pointer it only reads through, LLVM would
-        // have each caller load the node's fields instead (more bytes).
-        // SAFETY: a free chunk's node is a member of its bin's list.
-        unsafe { list::unlink(heap_ptr::<FreeNode>(base)) };
-        #[cfg(feature = "counters")]
-        self.counters.free_chunk_removed(size);
-        #[cfg(feature = "stats")]
-        self.stats.free_changed(size, size.wrapping_neg());
-        let _ = size;
+    unsafe fn unlink(&mut self, c: *mut u8) {
+        // SAFETY: `c`'s links are valid: `prev` is the `next` link pointing
+        // to it or its bin's number, `next` a listed chunk or null.
+        unsafe {
+            let next = link(c.add(NEXT));
+            let prev = link(c.add(PREV));
+            if let Some(bin) = linked_bin(prev) {
+                let bin = bin & (BIN_COUNT - 1);
+                self.heads[bin] = next;
+                if next.is_null() {
+                    self.avail &= !(1 << bin);
+                }
+            } else {
+                set_link(prev, next);
+            }
+            if !next.is_null() {
+                set_link(next.add(PREV), prev);
+            }
+            #[cfg(any(feature = "counters", feature = "stats"))]
+            {
+                let size = chunk::size_of(get(c));
+                #[cfg(feature = "counters")]
+                self.counters.free_chunk_removed(size);
+                #[cfg(feature = "stats")]
+                self.stats.free_changed(size, size.wrapping_neg());
+            }
+        }
+    }
+
+    /// Frees the chunk at `c`, merging it with free neighbours.
+    ///
+    /// # Safety
+    /// `c` must start an allocated chunk of a heap (its header says its
+    /// size, at least `MIN_CHUNK` unless a free chunk below joins it, and
+    /// whether the chunk below is free), not the heap's sentinel.
+    // One copy, shared by free and heap growth: smaller wasm.
+    #[inline(never)]
+    unsafe fn release(&mut self, mut c: *mut u8) {
+        // SAFETY: the neighbours are read through the invariants: a header
+        // lies above every chunk; a free chunk below ends with its footer.
+        unsafe {
+            let head = get(c);
+            let mut size = chunk::size_of(head);
+            let above = c.add(size);
+            let above_head = get(above);
+            if above_head & FREE != 0 {
+                self.unlink(above);
+                size += chunk::size_of(above_head);
+            }
+            if head & PREV_FREE != 0 {
+                let below = get(c.sub(WORD));
+                c = c.sub(below);
+                self.unlink(c);
+                size += below;
+            }
+            self.file(c, size);
+        }
+    }
+
+    /// Makes `[c, c + room)` the allocated chunk of a block that needs
+    /// `need` bytes (a chunk size), keeping the `PREV_FREE` flag of the word
+    /// at `c`: the rest goes back to the bins when it can stand as a chunk,
+    /// else stays in the block.
+    ///
+    /// # Safety
+    /// `[c, c + room)` must be unused heap memory (in no list) of at least
+    /// `need` bytes below an allocated chunk's header, with `PREV_FREE` at
+    /// `c` true if the chunk below is free (else it is made free, flagging
+    /// `c`, right after).
+    #[inline]
+    unsafe fn occupy(&mut self, c: *mut u8, mut room: usize, need: usize) {
+        // SAFETY: per the contract: the tail lies in `[c, c + room)`, above
+        // an allocated chunk (this one) and below an allocated header.
+        unsafe {
+            if room - need >= MIN_CHUNK {
+                self.file(c.add(need), room - need);
+                room = need;
+            } else {
+                let end = c.add(room);
+                set(end, get(end) & !PREV_FREE);
+            }
+            set(c, room | get(c) & PREV_FREE);
+        }
+        // The block may reach into memory known to be zero: not now.
+        let end = c.addr() + room;
+        if end > self.fresh {
+            self.fresh_was = self.fresh;
+            self.fresh = end;
+        }
     }
 
     // ----- allocation -----
@@ -222,25 +300,26 @@ impl<O: OomHandler> Talc<O> {
     /// a unique pointer that must be freed like any other.
     ///
     /// The OOM handler is called only when no free chunk *surely* fits: a
-    /// chunk of a size bin above the bin of the request's size plus its
-    /// alignment's padding (every chunk there fits), or a chunk that fits
-    /// and is the last heap's free top or lies in the last size bin (sizes
-    /// from 640 KiB on wasm32, 1.25 MiB on 64-bit targets, with no upper
+    /// chunk of a size bin above the bin of the request's chunk size plus
+    /// its alignment's padding (every chunk there fits), or a chunk that
+    /// fits and is the last heap's free top or lies in the last size bin
+    /// (sizes from 1 MiB on wasm32, 2 MiB on 64-bit targets, with no upper
     /// bound: that bin is looked at whole). A fitting chunk among too-small
     /// ones in another bin whose chunks may or may not fit (their sizes are
     /// within a quarter of each other) is found when it is among the first
     /// eight looked at; deeper ones are not looked for, so that the work per
     /// request stays bounded, also while memory grows: eight chunks per bin,
-    /// and in the last size bin at most one per 640 KiB (1.25 MiB) of free
+    /// and in the last size bin at most one per 1 MiB (2 MiB) of free
     /// memory. (`checks` offers this promise as an oracle, `surely_fits`.)
     ///
     /// # Safety
     /// The memory handed to this `Talc` must still be valid (see
     /// [`init`](Talc::init) and [`claim`](Talc::claim)).
     pub unsafe fn malloc(&mut self, layout: Layout) -> Result<NonNull<u8>, ()> {
+        let need = chunk_size(layout.size());
         loop {
             // SAFETY: the heaps are valid by this function's contract.
-            if let Some(ptr) = unsafe { self.search(layout) } {
+            if let Some(ptr) = NonNull::new(unsafe { self.take(need, layout.align()) }) {
                 #[cfg(feature = "counters")]
                 self.counters.allocated(layout.size());
                 #[cfg(feature = "stats")]
@@ -266,27 +345,71 @@ impl<O: OomHandler> Talc<O> {
         result
     }
 
-    /// Finds a free chunk for `layout` and carves the block out of it,
-    /// looking at a few chunks per bin. `None` when none of those fits.
+    /// Cuts a block of `need` bytes (a chunk size) aligned to `align` from
+    /// the first free chunk that holds it, or returns null when none of
+    /// those looked at does.
+    ///
+    /// Bins at or above the request's own, upward: every chunk in a higher
+    /// bin holds a block that needs no more than a grain's alignment, so
+    /// the search rarely goes past one chunk. Past a grain's alignment, a
+    /// chunk in a bin between holds it if the block lands aligned in it:
+    /// those bins are looked at a few chunks deep too, so blocks of an
+    /// aligned layout reuse their holes. The heap's free top, the last bin,
+    /// comes last.
     ///
     /// # Safety
-    /// The heaps must be valid.
+    /// The heaps must be valid; `need` a chunk size, `align` a power of two.
     // Shared by `malloc` and `realloc`: one copy is smaller in wasm.
     #[inline(never)]
-    unsafe fn search(&mut self, layout: Layout) -> Option<NonNull<u8>> {
-        // Layouts are at most `isize::MAX` bytes, so this cannot overflow.
-        let size = layout.size().max(MIN_PAYLOAD);
-        let need = align_up_word(size + WORD);
-        let align = layout.align();
-        // Bins at or above the request's own, upward: every chunk in a
-        // higher bin fits a word-aligned request, so the scan rarely goes
-        // past one chunk. Past a word's alignment a chunk in a bin between
-        // fits if its payload lands aligned (a chunk of `need + align -
-        // WORD` bytes always does): those bins come first, each looked at
-        // a few chunks deep, so blocks of an aligned layout reuse their
-        // holes; the heap's free top, the last bin, comes last.
-        // SAFETY: the heaps are valid by this function's contract.
-        unsafe { self.take(u64::MAX << bin_of(need), size, align) }
+    unsafe fn take(&mut self, need: usize, align: usize) -> *mut u8 {
+        let mut bins = self.avail & (u64::MAX << bin_of(need));
+        while bins != 0 {
+            let bin = bins.trailing_zeros() as usize;
+            let mut c = self.heads[bin & (BIN_COUNT - 1)];
+            // The last size bin has no upper bound: its chunks may be far
+            // apart, so it is walked whole. Only a request of that bin's
+            // sizes itself gets past its first chunk (any chunk there holds
+            // a smaller one), and its chunks are huge: at most one look per
+            // 1 MiB of free memory (2 MiB on 64-bit targets).
+            let mut left = if bin == LAST_SIZE_BIN { usize::MAX } else { LOOKS };
+            while !c.is_null() && left != 0 {
+                left -= 1;
+                #[cfg(feature = "counters")]
+                {
+                    self.counters.chunks_looked_at += 1;
+                }
+                // SAFETY: `c` is a listed free chunk: its header and links
+                // are valid, and it lies in a heap.
+                unsafe {
+                    let size = chunk::size_of(get(c));
+                    // The first aligned block start, with nothing below it
+                    // or a free chunk's worth (chunks start a word past a
+                    // grain; a grain alone cannot stand as a chunk). For a
+                    // grain's alignment or less this is always 0.
+                    let mut below = (c.addr() + WORD).wrapping_neg() & (align - 1);
+                    if below == GRAIN {
+                        below += align;
+                    }
+                    // No overflow: `below <= align + GRAIN`, and `need` is a
+                    // `Layout`'s size rounded up a grain or two.
+                    if below + need <= size {
+                        self.unlink(c);
+                        let block = c.add(below);
+                        // The word at `c` is a free chunk's header: no
+                        // `PREV_FREE`. At `block`, past it, the flag read
+                        // may be anything, and is set by the `file` below.
+                        self.occupy(block, size - below, need);
+                        if below != 0 {
+                            self.file(c, below);
+                        }
+                        return block.add(WORD);
+                    }
+                    c = link(c.add(NEXT));
+                }
+            }
+            bins &= bins - 1;
+        }
+        null_mut()
     }
 
     /// Allocates zeroed memory for `layout`: as [`malloc`](Talc::malloc),
@@ -297,14 +420,14 @@ impl<O: OomHandler> Talc<O> {
     /// # Safety
     /// As for [`malloc`](Talc::malloc).
     pub unsafe fn malloc_zeroed(&mut self, layout: Layout) -> Result<NonNull<u8>, ()> {
-        self.fresh_was = usize::MAX;
+        self.fresh_was = 0;
         // SAFETY: forwarded to the caller.
         let ptr = unsafe { self.malloc(layout)? };
         let (start, end) = (ptr.as_ptr().addr(), ptr.as_ptr().addr() + layout.size());
         // If the block was cut from the last heap's free top where zeros are
         // known: below `fresh_was + 3 words` it may hold old bytes; above,
         // zeros, but for the free top's last word if the block took it.
-        let dirty_end = if self.fresh_was == usize::MAX || end > self.last_top.addr() {
+        let dirty_end = if self.fresh_was == 0 || end > self.last_top.addr() {
             end
         } else {
             self.fresh_was.saturating_add(3 * WORD).clamp(start, end)
@@ -320,142 +443,13 @@ impl<O: OomHandler> Talc<O> {
         Ok(ptr)
     }
 
-    /// Finds a free chunk that fits in the bins of `mask`, lowest first, and
-    /// carves the allocation out of it, looking at no more than [`LOOKS`]
-    /// chunks of each bin.
-    ///
-    /// # Safety
-    /// The heaps must be valid; `size >= MIN_PAYLOAD`.
-    #[inline]
-    unsafe fn take(&mut self, mask: u64, size: usize, align: usize) -> Option<NonNull<u8>> {
-        let mut bins = self.avail & mask;
-        while bins != 0 {
-            let bin = bins.trailing_zeros() as usize;
-            // SAFETY: a set bit means the bins exist and the list is valid.
-            let mut node = unsafe { *self.bins.add(bin) };
-            if node.is_null() {
-                // Emptied since its bit was set (see `remove_free`).
-                self.avail &= !(1 << bin);
-            }
-            // The last size bin has no upper bound: its chunks may be far
-            // apart, so it is walked whole. Only a request of that bin's
-            // sizes itself gets past its first chunk (any chunk there holds
-            // a smaller one), and its chunks are huge: at most one look per
-            // 640 KiB of free memory (1.25 MiB on 64-bit targets).
-            let mut left = if bin == TOP_BIN - 1 { usize::MAX } else { LOOKS };
-            while !node.is_null() && left != 0 {
-                left -= 1;
-                #[cfg(feature = "counters")]
-                {
-                    self.counters.chunks_looked_at += 1;
-                }
-                // SAFETY: `node` is a free chunk in a valid list.
-                unsafe {
-                    if let Some(ptr) = self.carve(node.cast(), size, align) {
-                        return Some(ptr);
-                    }
-                    node = (*node).next;
-                }
-            }
-            bins &= bins - 1;
-        }
-        None
-    }
-
-    /// Allocates `size` bytes at `align` from the free chunk at `base` if
-    /// they fit, returning the remainders to the bins.
-    ///
-    /// # Safety
-    /// `base` must be a free chunk; `size >= MIN_PAYLOAD`.
-    #[inline]
-    unsafe fn carve(&mut self, base: *mut u8, size: usize, align: usize) -> Option<NonNull<u8>> {
-        // SAFETY: `base` is a free chunk.
-        let chunk_size = unsafe { list::size_of(base) };
-        // The padding up to the first aligned address above the tag, and the
-        // room above the tag: differences, so nothing can overflow.
-        let first = base.addr() + WORD;
-        let pad = first.wrapping_neg() & (align - 1);
-        let room = chunk_size - WORD;
-        if pad > room || room - pad < size {
-            return None;
-        }
-        let payload = first + pad;
-        // SAFETY: the chunk is free and everything written below lies in it
-        // (`payload + size <= acme`), or is the tag of the chunk above.
-        unsafe {
-            self.remove_free(base.addr(), chunk_size);
-            let payload = base.with_addr(payload);
-            let tag_at = payload.sub(WORD);
-            let below_gap = tag_at.addr() - base.addr();
-            let (chunk_base, below_free) = if below_gap >= MIN_CHUNK {
-                self.add_free(base, tag_at);
-                (tag_at, true)
-            } else {
-                // Too small to stand alone: padding, and a back pointer. (With
-                // no gap this is the tag's own word, which `set_end` writes.)
-                *tag_at.cast::<usize>() = base.addr();
-                (base, false)
-            };
-            let end = payload.add(align_up_word(size));
-            self.set_end(chunk_base.cast(), below_free, end, base.add(chunk_size));
-            Some(NonNull::new_unchecked(payload))
-        }
-    }
-
-    /// Ends the allocated chunk whose tag is at `tag_ptr` at `end`, or at
-    /// `reach` when what lies between could not stand as a free chunk;
-    /// that tail is freed, and the chunk at `reach` learns whether a free
-    /// chunk now lies below it.
-    ///
-    /// # Safety
-    /// `tag_ptr` must start a chunk that may extend to `reach`, with
-    /// `[end, reach)` unused memory (in no bin), `end` word aligned at least
-    /// `MIN_PAYLOAD` above the payload, and a chunk starting at `reach`.
-    // Shared by `malloc` and the in-place resize: smaller wasm.
-    #[inline(never)]
-    unsafe fn set_end(
-        &mut self,
-        tag_ptr: *mut usize,
-        below_free: bool,
-        end: *mut u8,
-        reach: *mut u8,
-    ) {
-        let split = reach.addr() - end.addr() >= MIN_CHUNK;
-        // SAFETY: the caller hands over `[end, reach)`; a chunk starts at `reach`.
-        unsafe {
-            let acme = if split {
-                self.add_free(end, reach);
-                end
-            } else {
-                reach
-            };
-            *tag_ptr = tag::new(acme, below_free);
-            tag::set_below_free(reach.cast(), split);
-            // The block may reach into memory known to be zero: not now.
-            if acme.addr() > self.fresh {
-                self.fresh_was = self.fresh;
-                self.fresh = acme.addr();
-            }
-        }
-    }
-
-    /// The address of the tag of the allocation at `ptr`.
-    ///
-    /// # Safety
-    /// `ptr` must be a live allocation of this `Talc`.
-    #[inline]
-    unsafe fn tag_of(ptr: NonNull<u8>) -> *mut usize {
+    /// The chunk of the live block at `ptr`.
+    #[inline(always)]
+    fn chunk_of(ptr: NonNull<u8>) -> *mut u8 {
         // The caller's pointer may only cover its payload (a `Box` narrows
         // it so); the heap's own metadata is reached through the heap's
         // provenance, exposed when the heap was claimed.
-        let below = heap_ptr::<usize>(ptr.as_ptr().addr() - WORD);
-        // SAFETY: the word below a payload is its tag or a back pointer.
-        let word = unsafe { *below };
-        if tag::is_allocated(word) {
-            below
-        } else {
-            below.with_addr(word)
-        }
+        heap_ptr(ptr.as_ptr().addr() - WORD)
     }
 
     /// Frees the allocation at `ptr`.
@@ -467,13 +461,8 @@ impl<O: OomHandler> Talc<O> {
     pub unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) {
         #[cfg(feature = "checks")]
         self.check_allocation(ptr, layout);
-        // SAFETY: `ptr` is live; its tag describes its chunk.
-        unsafe {
-            let tag_ptr = Self::tag_of(ptr);
-            let tag = *tag_ptr;
-            let acme = tag_ptr.cast::<u8>().with_addr(tag::acme(tag));
-            self.release(tag_ptr.cast(), acme, tag::is_below_free(tag));
-        }
+        // SAFETY: `ptr` is live: its header is right below it.
+        unsafe { self.release(Self::chunk_of(ptr)) };
         #[cfg(feature = "counters")]
         self.counters.freed(layout.size());
         #[cfg(feature = "stats")]
@@ -483,37 +472,6 @@ impl<O: OomHandler> Talc<O> {
         let _ = layout;
     }
 
-    /// Turns `[base, acme)` into a free chunk, merging it with a free chunk
-    /// above, and with the one below when `below_free`.
-    ///
-    /// # Safety
-    /// `[base, acme)` must be unused heap memory, at least `MIN_CHUNK` bytes
-    /// unless a free neighbour joins it; `below_free` must be true exactly
-    /// when a free chunk ends at `base`.
-    // One copy, shared by free and add_memory (claim, extend, growth):
-    // smaller wasm.
-    #[inline(never)]
-    unsafe fn release(&mut self, mut base: *mut u8, mut acme: *mut u8, below_free: bool) {
-        // SAFETY: the neighbours are read through the invariants: a free
-        // chunk below ends with its size; the chunk above starts at `acme`.
-        unsafe {
-            if below_free {
-                let size = list::size_below(base);
-                base = base.sub(size);
-                self.remove_free(base.addr(), size);
-            }
-            let above = *acme.cast::<usize>();
-            if tag::is_allocated(above) {
-                tag::set_below_free(acme.cast(), true);
-            } else {
-                let size = list::size_of(acme);
-                self.remove_free(acme.addr(), size);
-                acme = acme.add(size);
-            }
-            self.add_free(base, acme);
-        }
-    }
-
     /// Resizes the allocation at `ptr` to `new_size` bytes without moving
     /// it: the chunk's end moves down (a tail big enough to stand goes back
     /// to the bins) or up into a free chunk above. Returns whether it could.
@@ -521,26 +479,26 @@ impl<O: OomHandler> Talc<O> {
     /// # Safety
     /// `ptr` must be a live allocation of this `Talc`.
     unsafe fn resize_in_place(&mut self, ptr: NonNull<u8>, new_size: usize) -> bool {
-        // SAFETY: `ptr` is live: its tag, and the chunk above, are valid.
+        let c = Self::chunk_of(ptr);
+        // A size within the room stays within it rounded up: `room` is a
+        // grain multiple. (`new_size` may be any `usize`: `chunk_size`
+        // would overflow past `isize::MAX`, so compare first.)
+        // SAFETY: `ptr` is live: its header, and the chunk above, are valid.
         unsafe {
-            let tag_ptr = Self::tag_of(ptr);
-            let tag = *tag_ptr;
-            let acme = tag_ptr.cast::<u8>().with_addr(tag::acme(tag));
-            // How far the chunk can reach: its own end, or the free chunk's above.
-            let above_size = Self::free_above(acme);
-            let above_free = above_size != 0;
-            let reach = acme.add(above_size);
-            // The room is a multiple of a word, so a size within it stays
-            // within it when rounded up to a word: nothing can overflow.
-            let size = new_size.max(MIN_PAYLOAD);
-            if size > reach.addr() - ptr.as_ptr().addr() {
+            let have = chunk::size_of(get(c));
+            let above = c.add(have);
+            let above_head = get(above);
+            let mut room = have;
+            if above_head & FREE != 0 {
+                room += chunk::size_of(above_head);
+            }
+            if new_size > room - WORD {
                 return false;
             }
-            let end = ptr.as_ptr().addr() + align_up_word(size);
-            if above_free {
-                self.remove_free(acme.addr(), above_size);
+            if room != have {
+                self.unlink(above);
             }
-            self.set_end(tag_ptr, tag::is_below_free(tag), reach.with_addr(end), reach);
+            self.occupy(c, room, chunk_size(new_size));
         }
         true
     }
@@ -655,9 +613,10 @@ impl<O: OomHandler> Talc<O> {
                 return Ok(ptr);
             }
             let new_layout = Layout::from_size_align_unchecked(new_size, old_layout.align());
+            let need = chunk_size(new_size);
             let mut tried_top = false;
             let new = loop {
-                if let Some(new) = self.search(new_layout) {
+                if let Some(new) = NonNull::new(self.take(need, old_layout.align())) {
                     #[cfg(feature = "counters")]
                     self.counters.allocated(new_size);
                     break new;
@@ -692,41 +651,30 @@ impl<O: OomHandler> Talc<O> {
     /// # Safety
     /// `ptr` must be a live allocation of this `Talc`.
     unsafe fn room_at_last_top(&self, ptr: NonNull<u8>) -> Option<usize> {
-        // SAFETY: `ptr` is live: its tag, and the chunk above, are valid.
+        let c = Self::chunk_of(ptr);
+        // SAFETY: `ptr` is live: its header, and the chunk above, are valid.
         unsafe {
-            let acme = tag::acme(*Self::tag_of(ptr));
-            let reach = acme + Self::free_above(heap_ptr(acme));
-            (reach + WORD == self.last_top.addr()).then(|| acme - ptr.as_ptr().addr())
-        }
-    }
-
-    /// The size of the free chunk that starts at `acme`, or 0 when the chunk
-    /// there is allocated (a free chunk is never empty).
-    ///
-    /// # Safety
-    /// A chunk of this `Talc` must start at `acme`.
-    #[inline]
-    unsafe fn free_above(acme: *mut u8) -> usize {
-        // SAFETY: a chunk starts at `acme`: a tag, or a free chunk's node.
-        unsafe {
-            if tag::is_allocated(*acme.cast::<usize>()) {
-                0
+            let acme = c.add(chunk::size_of(get(c)));
+            let above_head = get(acme);
+            let reach = if above_head & FREE != 0 {
+                acme.add(chunk::size_of(above_head))
             } else {
-                list::size_of(acme)
-            }
+                acme
+            };
+            (reach.wrapping_add(WORD) == self.last_top).then(|| acme.addr() - ptr.as_ptr().addr())
         }
     }
 
     // ----- heaps -----
 
-    /// Forgets every heap and allocation, then makes `arena` the first heap,
-    /// which also holds the allocator's metadata (`1 + 64` words).
+    /// Forgets every heap and allocation, then makes `arena` the first heap.
     ///
-    /// Returns the heap: `arena` shrunk to word alignment (and lifted off
-    /// address 0), or `Err(())`, with no heap, when that is too small for the
-    /// metadata and four words more (a free chunk of three words and the
-    /// sentinel). After an `Err` the `Talc` has no memory, as from
-    /// [`new`](Talc::new): an OOM handler that grows memory starts afresh.
+    /// Returns the heap: `arena` shrunk inward to where chunks can start and
+    /// end (a word past a grain boundary, and a grain boundary: two words),
+    /// and lifted off address 0; or `Err(())`, with no heap, when that is
+    /// too small for a free chunk of four words and the sentinel. After an
+    /// `Err` the `Talc` has no memory, as from [`new`](Talc::new): an OOM
+    /// handler that grows memory starts afresh.
     ///
     /// # Safety
     /// `arena` must be valid for reads and writes, and used by nothing else,
@@ -734,7 +682,7 @@ impl<O: OomHandler> Talc<O> {
     /// or the memory is `truncate`d away). Allocations made before this call
     /// must no longer be used.
     pub unsafe fn init(&mut self, arena: Span) -> Result<Span, ()> {
-        self.bins = null_mut();
+        self.heads = [null_mut(); BIN_COUNT];
         self.avail = 0;
         self.arena = Span::empty();
         self.last_top = null_mut();
@@ -754,12 +702,10 @@ impl<O: OomHandler> Talc<O> {
         unsafe { self.claim(arena) }
     }
 
-    /// Adds `memory` as a separate heap and returns it (word aligned, lifted
-    /// off address 0). If there is no arena yet, this heap becomes the arena
-    /// and holds the metadata. Returns `Err(())`, and touches nothing, when
-    /// the memory is too small: under four words, or for an arena, under the
-    /// metadata plus four words; or when no word-aligned address is left in
-    /// it (say, a span at the very top of the address space).
+    /// Adds `memory` as a separate heap and returns it (shrunk inward as for
+    /// [`init`](Talc::init)). If there is no arena yet, this heap becomes the
+    /// arena. Returns `Err(())`, and touches nothing, when the memory is
+    /// too small: under a free chunk of four words and the sentinel.
     ///
     /// # Safety
     /// `memory` must be valid for reads and writes, used by nothing else,
@@ -767,21 +713,23 @@ impl<O: OomHandler> Talc<O> {
     /// `Talc` uses it.
     pub unsafe fn claim(&mut self, memory: Span) -> Result<Span, ()> {
         let heap = heap_span(memory);
-        let (base, acme) = heap.get_base_acme().ok_or(())?;
-        let first_free = if self.bins.is_null() { META_SIZE } else { 0 };
-        if heap.size() < first_free + MIN_CHUNK + WORD {
+        if heap.size() < MIN_CHUNK + WORD {
             return Err(());
         }
-        // SAFETY: the heap is ours, word aligned, off address 0 and big
-        // enough; it is not the continuation of another heap (`top` is null).
-        unsafe { self.add_memory(null_mut(), base, acme, false) };
+        // SAFETY: the heap is ours, aligned as chunks need, off address 0
+        // and big enough; it is not the continuation of another heap (`top`
+        // is null).
+        unsafe { self.add_memory(null_mut(), heap.base(), heap.acme(), false) };
         Ok(heap)
     }
 
     /// Makes the fresh memory `[base, acme)` part of the heaps: the new top
-    /// of the heap ending at `top` when `base == top`, else a heap of its
-    /// own, which becomes the arena (and holds the metadata) if there is
-    /// none yet. Returns `acme`.
+    /// of the heap ending at `top` when `base` is `top` (or a word above it:
+    /// the word between was the heap's, left out when its end was rounded
+    /// down to a grain), else a heap of its
+    /// own (from `base` lifted to a word past a grain boundary), which
+    /// becomes the arena if there is none yet. The memory ends at `acme`
+    /// rounded down to a grain, which is returned.
     ///
     /// Every access to the memory goes through the provenance exposed here
     /// and by earlier calls (see [`heap_ptr`]): `base`'s covers the new
@@ -791,9 +739,10 @@ impl<O: OomHandler> Talc<O> {
     /// # Safety
     /// `[base, acme)` must be word aligned, off address 0 (so never equal to
     /// a null `top`), valid and unused as for [`claim`](Talc::claim), with
-    /// `base`'s provenance, and at least `MIN_CHUNK` bytes when it extends a
-    /// heap, else `MIN_CHUNK + WORD` (plus `META_SIZE` for a new arena);
-    /// `top` must be a heap's acme, or null.
+    /// `base`'s provenance, and hold at least `MIN_CHUNK` bytes from `top` to
+    /// `acme` rounded down when it extends a heap, else `MIN_CHUNK + WORD`
+    /// from `base` lifted to `acme` rounded down; `top` must be a heap's
+    /// acme, or null.
     pub(crate) unsafe fn add_memory(
         &mut self,
         top: *mut u8,
@@ -802,15 +751,14 @@ impl<O: OomHandler> Talc<O> {
         zeroed: bool,
     ) -> *mut u8 {
         debug_assert!(!base.is_null());
-        // Freeing finds a block's tag by address (see `tag_of`), and an
+        // Memory that starts where a heap's top is, or a word above it
+        // (the heap's end was rounded down to a grain), extends it.
+        let extends = !top.is_null() && base.addr() & !(GRAIN - 1) == top.addr();
+        // Freeing finds a block's header by address (see `chunk_of`), and an
         // extension writes across the old top: all through exposed provenance.
-        let (top, base, acme) = (
-            heap_ptr::<u8>(top.addr()),
-            heap_ptr::<u8>(base.expose_provenance()),
-            heap_ptr::<u8>(acme.addr()),
-        );
-        let extends = base == top;
-        let new_arena = !extends && self.bins.is_null();
+        base.expose_provenance();
+        let acme = heap_ptr::<u8>(acme.addr() & !(GRAIN - 1));
+        let base = heap_ptr::<u8>(if extends { top.addr() } else { first_chunk(base.addr()) });
         // A new heap is the last one; an extended one stays last if it was.
         // Set first, so that its free top goes to the top bin.
         let was_last = top == self.last_top;
@@ -827,62 +775,48 @@ impl<O: OomHandler> Talc<O> {
         // SAFETY: the memory is ours; every write below lies inside it, or
         // is the old sentinel it takes over; the top bin's chunk is free.
         unsafe {
-            if !extends && !self.bins.is_null() {
+            if !extends {
                 // The former last heap's free top, the top bin's one chunk,
                 // moves to its size's bin (`last_top` is the new heap's
                 // now): the search looks at a few chunks of a bin, so the top
                 // bin holds the last heap's free top alone.
-                let former = *self.bins.add(TOP_BIN);
+                let former = self.heads[TOP_BIN];
                 if !former.is_null() {
-                    let size = list::size_of(former.cast());
-                    self.remove_free(former.addr(), size);
-                    self.add_free(former.cast(), former.cast::<u8>().add(size));
+                    self.unlink(former);
+                    self.file(former, chunk::size_of(get(former)));
                 }
             }
-            let mut old_top = 0;
-            let (free_base, below_free) = if extends {
-                // The old sentinel and any free chunk below it join the new memory.
-                let old_sentinel = top.sub(WORD);
-                let below_free = tag::is_below_free(*old_sentinel.cast::<usize>());
-                if below_free {
-                    old_top = list::size_below(old_sentinel);
-                }
-                (old_sentinel, below_free)
-            } else if new_arena {
-                let free_base = base.add(META_SIZE);
-                *base.cast::<usize>() = tag::new(free_base, false);
-                let bins = base.add(WORD).cast::<*mut FreeNode>();
-                // Every bin empty: `list::EMPTY` is null, all bytes zero.
-                const { assert!(list::EMPTY.is_null()) };
-                bins.write_bytes(0, BIN_COUNT);
-                self.bins = bins;
-                (free_base, false)
-            } else {
-                (base, false)
-            };
-            // A sentinel on top, and everything between free.
             let sentinel = acme.sub(WORD);
-            *sentinel.cast::<usize>() = tag::new(acme, false);
-            self.release(free_base, sentinel, below_free);
+            set(sentinel, 0);
+            // The new chunk: from the old sentinel (keeping its flag, so that
+            // a free chunk below merges), or the new heap's base.
+            let (c, old_top) = if extends {
+                let old_sentinel = top.sub(WORD);
+                let below_free = get(old_sentinel) & PREV_FREE;
+                let old_top = if below_free != 0 { get(old_sentinel.sub(WORD)) } else { 0 };
+                set(old_sentinel, (sentinel.addr() - old_sentinel.addr()) | below_free);
+                (old_sentinel, old_top)
+            } else {
+                set(base, sentinel.addr() - base.addr());
+                (base, 0)
+            };
+            self.release(c);
             if zeroed && !extends {
-                self.fresh = free_base.addr();
+                self.fresh = base.addr();
             }
             if old_top != 0 {
-                // The old free top's last word (its size) and the old
-                // sentinel are inside the new free top now: zero them, as
-                // `fresh` may promise, unless the size word is among the
-                // chunk's first three words, which it uses.
-                if old_top > MIN_CHUNK {
-                    *top.sub(2 * WORD).cast::<usize>() = 0;
-                }
-                *top.sub(WORD).cast::<usize>() = 0;
+                // The old free top's footer and the old sentinel are inside
+                // the new free top now, past its first three words: zero
+                // them, as `fresh` may promise.
+                set(top.sub(2 * WORD), 0);
+                set(top.sub(WORD), 0);
             }
         }
         if extends {
             self.top_moved(top, acme);
         } else {
             let heap = Span::new(base, acme);
-            if new_arena {
+            if self.arena.is_empty() {
                 self.arena = heap;
             }
             #[cfg(feature = "counters")]
@@ -907,20 +841,20 @@ impl<O: OomHandler> Talc<O> {
     /// acme.
     ///
     /// # Safety
-    /// `[free_base, acme)` must be word-aligned unused heap memory of at least
-    /// one word, above an allocated chunk (or at the heap's base).
+    /// `[free_base, acme)` must be unused heap memory of at least one word,
+    /// `free_base` a word past a grain boundary, `acme` on one, above an
+    /// allocated chunk (or at the heap's base).
     unsafe fn set_top(&mut self, free_base: *mut u8, acme: *mut u8) -> *mut u8 {
         // SAFETY: the caller hands over the region.
         unsafe {
             if acme.addr() - free_base.addr() >= MIN_CHUNK + WORD {
                 let sentinel = acme.sub(WORD);
-                self.add_free(free_base, sentinel);
-                *sentinel.cast::<usize>() = tag::new(acme, true);
+                set(sentinel, 0);
+                self.file(free_base, sentinel.addr() - free_base.addr());
                 acme
             } else {
-                let acme = free_base.add(WORD);
-                *free_base.cast::<usize>() = tag::new(acme, false);
-                acme
+                set(free_base, 0);
+                free_base.add(WORD)
             }
         }
     }
@@ -931,12 +865,12 @@ impl<O: OomHandler> Talc<O> {
     /// # Safety
     /// A heap of this `Talc` must end at `acme`.
     pub(crate) unsafe fn free_top(acme: *mut u8) -> *mut u8 {
-        // SAFETY: a heap ends with its sentinel, whose tag says whether a
-        // free chunk lies below it.
+        let sentinel = heap_ptr::<u8>(acme.addr() - WORD);
+        // SAFETY: a heap ends with its sentinel, whose header says whether a
+        // free chunk, with its footer, lies below it.
         unsafe {
-            let sentinel = acme.sub(WORD);
-            if tag::is_below_free(*sentinel.cast::<usize>()) {
-                sentinel.sub(list::size_below(sentinel))
+            if get(sentinel) & PREV_FREE != 0 {
+                sentinel.sub(get(sentinel.sub(WORD)))
             } else {
                 sentinel
             }
@@ -951,16 +885,15 @@ impl<O: OomHandler> Talc<O> {
         // SAFETY: forwarded; a free top below the sentinel is a free chunk.
         unsafe {
             let top = Self::free_top(acme);
-            let sentinel = acme.sub(WORD);
-            if top != sentinel {
-                self.remove_free(top.addr(), sentinel.addr() - top.addr());
+            if top.addr() != acme.addr() - WORD {
+                self.unlink(top);
             }
             top
         }
     }
 
     /// Grows `heap` upward to `new_heap`'s acme and returns the heap as it
-    /// now is. The base never moves; growth by less than three words (too
+    /// now is. The base never moves; growth by less than four words (too
     /// little to stand as a free chunk) leaves the heap unchanged.
     ///
     /// # Safety
@@ -971,7 +904,7 @@ impl<O: OomHandler> Talc<O> {
         if heap.is_empty() {
             return heap;
         }
-        let new_acme = new_heap.acme().addr() & !(WORD - 1);
+        let new_acme = new_heap.acme().addr() & !(GRAIN - 1);
         // Less than a chunk's worth of new memory cannot stand as a chunk.
         if new_acme < heap.acme().addr().saturating_add(MIN_CHUNK) {
             return heap;
@@ -1020,7 +953,8 @@ impl<O: OomHandler> Talc<O> {
                 self.heaps.remove(heap);
                 return Span::empty();
             }
-            let acme = want.acme().addr().clamp(free_base.addr() + WORD, heap.acme().addr());
+            let acme = (want.acme().addr() & !(GRAIN - 1))
+                .clamp(free_base.addr() + WORD, heap.acme().addr());
             let acme = free_base.with_addr(acme);
             // The last heap's new free top goes to the top bin: its acme first.
             let last = heap.acme() == self.last_top;
@@ -1057,11 +991,6 @@ impl<O: OomHandler> Talc<O> {
         }
     }
 
-    /// Whether the arena, with the metadata, exists.
-    pub(crate) fn has_metadata(&self) -> bool {
-        !self.bins.is_null()
-    }
-
     /// Where the heap most recently added (by `init`, `claim` or an OOM
     /// handler) ends, as it now is (after `extend` or `truncate` of it);
     /// null before any, and after `init` fails or `truncate` removes that
@@ -1094,18 +1023,17 @@ impl<O: OomHandler> Talc<O> {
         self.arena
     }
 
-    /// The part of the arena that allocations can use: above the metadata
-    /// and below the sentinel word.
+    /// The part of the arena that allocations can use: below the sentinel
+    /// word.
     pub fn get_allocatable_span(&self) -> Span {
         if self.arena.is_empty() {
             return Span::empty();
         }
-        self.arena.truncate(META_SIZE, WORD)
+        self.arena.truncate(0, WORD)
     }
 
-    /// The part of `heap` that holds allocations (and, in the arena, the
-    /// metadata): [`truncate`](Talc::truncate) cannot go below its acme.
-    /// Empty when the heap holds nothing.
+    /// The part of `heap` that holds allocations: [`truncate`](Talc::truncate)
+    /// cannot go below its acme. Empty when the heap holds nothing.
     ///
     /// # Safety
     /// `heap` must be a heap of this `Talc`, exactly as last returned by
@@ -1130,9 +1058,10 @@ impl<O: OomHandler> Talc<O> {
         &self.counters
     }
 
+    /// The bins' heads (for the checks and stats walks).
     #[cfg(any(feature = "checks", feature = "stats"))]
-    pub(crate) fn bins_ptr(&self) -> *mut *mut FreeNode {
-        self.bins
+    pub(crate) fn heads(&self) -> &[*mut u8; BIN_COUNT] {
+        &self.heads
     }
 
     #[cfg(feature = "checks")]
@@ -1143,20 +1072,29 @@ impl<O: OomHandler> Talc<O> {
 
 /// A pointer to heap memory at `addr`, with the provenance that `claim`
 /// exposed for its heap.
-#[inline]
+#[inline(always)]
 pub(crate) fn heap_ptr<T>(addr: usize) -> *mut T {
     core::ptr::with_exposed_provenance_mut(addr)
 }
 
-/// The heap that `claim` makes of `memory`: word aligned inward, and lifted
-/// off address 0 (a free chunk there would read as a null list link).
-/// Empty when nothing is left.
+/// Where the first chunk of memory from `base` (word aligned) starts: a
+/// word past a grain boundary.
+#[inline(always)]
+const fn first_chunk(base: usize) -> usize {
+    base | WORD
+}
+
+/// The heap that `claim` makes of `memory`: its first chunk's header a word
+/// past a grain boundary (and off address 0: a free chunk there would read
+/// as a null list link), its end on a grain boundary. Empty when nothing is
+/// left.
 pub(crate) fn heap_span(memory: Span) -> Span {
     // Rounding up past the top of the address space leaves nothing.
-    let Some(base) = memory.base().addr().max(WORD).checked_next_multiple_of(WORD) else {
+    let Some(base) = memory.base().addr().checked_next_multiple_of(WORD) else {
         return Span::empty();
     };
-    let acme = memory.acme().addr() & !(WORD - 1);
+    let base = first_chunk(base);
+    let acme = memory.acme().addr() & !(GRAIN - 1);
     if acme <= base {
         return Span::empty();
     }

@@ -27,7 +27,7 @@
 use core::alloc::Layout;
 
 use crate::memory::{LinearMemory, WasmMemory, WASM_PAGE_SIZE as PAGE};
-use crate::talc::{META_SIZE, WORD};
+use crate::chunk::{chunk_size, GRAIN, MIN_CHUNK, WORD};
 use crate::{OomHandler, Talc};
 
 /// The fewest pages grown at once. Measured in V8 (`size-report/EXPERIMENTS.md`):
@@ -88,19 +88,20 @@ impl<M: LinearMemory> WasmHandler<M> {
 }
 
 /// Pages enough for `layout` in a fresh region (also when the region
-/// becomes a new heap, or the first one, with the metadata), given that
-/// `reused` bytes on top of the heap join the region; and whether those
-/// pages hold the request even as a heap of their own (without `reused`).
-fn pages_for(layout: Layout, first_heap: bool, reused: usize) -> (usize, bool) {
-    // The tag and the padding for alignment (at most `align - WORD` past a
-    // word: a region and a heap's free top start word aligned), the payload
-    // (at least two words, rounded up to a word), the sentinel, and a word
-    // lost if the region ends at the top of the address space. A layout's
-    // size rounded up to its alignment is at most `isize::MAX`, so the sum
-    // stays under `usize::MAX` by far more than a page.
-    let meta = if first_heap { META_SIZE } else { 0 };
-    let payload = (layout.size().max(2 * WORD) + (WORD - 1)) & !(WORD - 1);
-    let bytes = layout.align().max(WORD) + payload + (2 * WORD + meta);
+/// becomes a new heap), given that `reused` bytes on top of the heap join
+/// the region; and whether those pages hold the request even as a heap of
+/// their own (without `reused`).
+fn pages_for(layout: Layout, reused: usize) -> (usize, bool) {
+    // The block's chunk, the padding an alignment past a grain may leave
+    // below it (at most the alignment and a grain), and three words: one
+    // lost to where chunks start and end (a region of whole pages starts
+    // and ends on a grain boundary, and the first chunk starts a word past
+    // it), the sentinel, and a word lost if the region ends at the top of
+    // the address space. A layout's size rounded up to its
+    // alignment is at most `isize::MAX`, so the sum stays under `usize::MAX`
+    // by far more than a page.
+    let pad = if layout.align() > GRAIN { layout.align() + GRAIN } else { 0 };
+    let bytes = chunk_size(layout.size()) + pad + 3 * WORD;
     // What the heap's top already offers joins the new pages when they
     // extend it; it counts for at most half the request, so the growth is
     // at least half of it: a request that creeps up a little at each use
@@ -122,9 +123,8 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
         // First the memory that is already there, as a heap of its own.
         if let Some(initial) = talc.oom_handler.memory.take_initial() {
             let heap = crate::talc::heap_span(initial);
-            let meta = if talc.has_metadata() { 0 } else { META_SIZE };
             if let Some((base, acme)) = heap.get_base_acme() {
-                if heap.size() >= meta + 4 * WORD {
+                if heap.size() >= MIN_CHUNK + WORD {
                     // SAFETY: the memory is ours alone (`LinearMemory`'s
                     // contract), word aligned, off address 0, big enough.
                     unsafe { talc.add_memory(core::ptr::null_mut(), base, acme, true) };
@@ -138,13 +138,13 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
             // When the last heap ends where memory does, the new pages will
             // extend it, and its free top (with the old sentinel) joins them:
             // only the rest must be grown.
-            let reused = if !full && !top.is_null() && top.addr() == talc.oom_handler.memory.end() {
+            let reused = if !full && joins(top, talc.oom_handler.memory.end()) {
                 // SAFETY: a heap of this `Talc` ends at `top`.
                 top.addr() - unsafe { Talc::<Self>::free_top(top) }.addr()
             } else {
                 0
             };
-            let (pages, alone) = pages_for(layout, !talc.has_metadata(), reused);
+            let (pages, alone) = pages_for(layout, reused);
             let new = talc.oom_handler.memory.grow(pages).ok_or(())?;
             #[cfg(feature = "stats")]
             talc.stats.grown(pages);
@@ -152,7 +152,7 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
             // off address 0 and big enough (`LinearMemory`'s contract,
             // `pages_for`); `top` is the last heap's acme, or null.
             unsafe { talc.add_memory(top, new.base(), new.acme(), true) };
-            if alone || new.base() == top {
+            if alone || joins(top, new.base().addr()) {
                 return Ok(());
             }
             // Someone grew memory in between: the pages became a heap of
@@ -167,8 +167,16 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
 
     #[inline]
     fn extends_heap_at(&self, acme: *mut u8) -> bool {
-        acme.addr() == self.memory.end()
+        joins(acme, self.memory.end())
     }
+}
+
+/// Whether memory from `at` on extends the heap that ends at `top` (null
+/// for none): it starts there, or a word above, where a heap's end was
+/// rounded down to two words (`Talc::add_memory` takes that word along).
+#[inline]
+fn joins(top: *mut u8, at: usize) -> bool {
+    !top.is_null() && top.addr() == at & !(GRAIN - 1)
 }
 
 #[cfg(test)]
@@ -185,33 +193,36 @@ mod tests {
     #[test]
     fn page_counts() {
         let small = Layout::from_size_align(1, 1).unwrap();
-        assert_eq!(pages_for(small, true, 0).0, 1);
+        assert_eq!(pages_for(small, 0).0, 1);
         let mib = Layout::from_size_align(1 << 20, 8).unwrap();
-        assert!(pages_for(mib, false, 0).0 * PAGE >= (1 << 20) + 3 * WORD);
+        assert!(pages_for(mib, 0).0 * PAGE >= (1 << 20) + 3 * WORD);
         let aligned = Layout::from_size_align(1 << 20, 1 << 20).unwrap();
-        assert!(pages_for(aligned, false, 0).0 * PAGE >= (2 << 20) + 2 * WORD);
+        assert!(pages_for(aligned, 0).0 * PAGE >= (2 << 20) + 3 * WORD);
         // What the heap's top offers counts toward the request, never below
         // one page, and never short of the rest.
         let half = 1 << 19;
-        let rest = pages_for(mib, false, half).0;
-        assert!(rest < pages_for(mib, false, 0).0);
+        let rest = pages_for(mib, half).0;
+        assert!(rest < pages_for(mib, 0).0);
         assert!(rest * PAGE + half >= (1 << 20) + 3 * WORD);
-        assert_eq!(pages_for(small, false, 1 << 20).0, MIN_GROW_PAGES);
+        assert_eq!(pages_for(small, 1 << 20).0, MIN_GROW_PAGES);
         // Whether the pages hold the request as a heap of their own: its
-        // chunk and the sentinel, exactly (a page less two words does, in
-        // one page), but for a word lost at the top of the address space.
-        assert!(pages_for(mib, false, 0).1 && pages_for(small, false, 1 << 20).1);
-        assert!(!pages_for(mib, false, half).1);
-        let page_less_two = Layout::from_size_align(PAGE - 2 * WORD, WORD).unwrap();
-        assert_eq!(pages_for(page_less_two, false, 0), (2, true));
-        assert_eq!(pages_for(page_less_two, false, PAGE), (1, true));
-        let page_less_one = Layout::from_size_align(PAGE - WORD, WORD).unwrap();
-        assert_eq!(pages_for(page_less_one, false, PAGE), (1, false));
+        // chunk and two words (a chunk of a page less two words fits in one
+        // page), but for a word lost at the top of the address space.
+        assert!(pages_for(mib, 0).1 && pages_for(small, 1 << 20).1);
+        assert!(!pages_for(mib, half).1);
+        let a_page = Layout::from_size_align(PAGE - 3 * WORD, WORD).unwrap();
+        assert_eq!(chunk_size(a_page.size()), PAGE - 2 * WORD);
+        assert_eq!(pages_for(a_page, 0), (2, true));
+        assert_eq!(pages_for(a_page, PAGE), (1, true));
+        let a_grain_more = Layout::from_size_align(PAGE - 3 * WORD + 1, WORD).unwrap();
+        assert_eq!(pages_for(a_grain_more, PAGE), (1, false));
+        let at_the_end = Layout::from_size_align(PAGE - 5 * WORD, WORD).unwrap();
+        assert_eq!(pages_for(at_the_end, 0), (1, true));
         // Near `isize::MAX`: a page count whose bytes cover the request
         // (`memory.grow` then refuses it); never a wrapped small one.
         let huge = Layout::from_size_align(isize::MAX as usize, 1).unwrap();
-        assert!(pages_for(huge, true, 0).0 as u128 * PAGE as u128 >= isize::MAX as u128 + 3);
+        assert!(pages_for(huge, 0).0 as u128 * PAGE as u128 >= isize::MAX as u128 + 3);
         let huge_aligned = Layout::from_size_align(1, 1 << (usize::BITS - 2)).unwrap();
-        assert!(pages_for(huge_aligned, true, 0).0 as u128 * PAGE as u128 > 1 << (usize::BITS - 2));
+        assert!(pages_for(huge_aligned, 0).0 as u128 * PAGE as u128 > 1 << (usize::BITS - 2));
     }
 }

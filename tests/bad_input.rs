@@ -149,14 +149,17 @@ fn zero_size_via_the_raw_api_gets_unique_pointers() {
 }
 
 #[test]
-fn arenas_too_small_for_the_metadata_are_refused() {
+fn arenas_too_small_for_a_chunk_are_refused() {
     let mut arena = Arena::new(4096);
     let span = arena.span();
-    for size in [0, 1, W, 8 * W, 64 * W, 65 * W + 3 * W] {
+    // A heap starts a word past two (the arena's base is aligned), and
+    // needs a free chunk of four words and the sentinel.
+    assert_eq!(span.base().addr() % (2 * W), 0);
+    for size in [0, 1, W, 4 * W, 5 * W, 6 * W - 1] {
         let mut talc = Talc::new(ErrOnOom);
         // SAFETY: the arena outlives `talc`.
         let r = unsafe { talc.init(Span::from_base_size(span.base(), size)) };
-        assert!(r.is_err(), "an arena of {size} bytes cannot hold the metadata");
+        assert!(r.is_err(), "an arena of {size} bytes cannot hold a chunk");
         assert!(talc.get_arena().is_empty());
         // SAFETY: no heap: fails cleanly.
         assert!(unsafe { talc.malloc(Layout::new::<u8>()) }.is_err());
@@ -164,7 +167,7 @@ fn arenas_too_small_for_the_metadata_are_refused() {
     // Just big enough: one minimal allocation fits.
     let mut talc = Talc::new(ErrOnOom);
     // SAFETY: as above.
-    let heap = unsafe { talc.init(Span::from_base_size(span.base(), 65 * W + 4 * W)) }.unwrap();
+    let heap = unsafe { talc.init(Span::from_base_size(span.base(), 6 * W)) }.unwrap();
     let layout = Layout::from_size_align(2 * W, W).unwrap();
     // SAFETY: the heap is valid.
     unsafe {
@@ -172,12 +175,12 @@ fn arenas_too_small_for_the_metadata_are_refused() {
         assert!(heap.contains(p.as_ptr()));
         talc.free(p, layout);
     }
-    // A second heap needs four words.
+    // A second heap needs as much.
     // SAFETY: a distinct part of the arena.
     unsafe {
         let rest = Span::new(span.base().wrapping_add(2048), span.acme());
-        assert!(talc.claim(Span::from_base_size(rest.base(), 3 * W)).is_err());
-        assert!(talc.claim(Span::from_base_size(rest.base(), 4 * W)).is_ok());
+        assert!(talc.claim(Span::from_base_size(rest.base(), 6 * W - 1)).is_err());
+        assert!(talc.claim(Span::from_base_size(rest.base(), 6 * W)).is_ok());
     }
 }
 

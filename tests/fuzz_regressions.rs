@@ -67,24 +67,29 @@ fn allocator_grow_to_a_larger_alignment_stays_aligned() {
     let talck: SpinTalck = Talc::new(ErrOnOom).lock();
     // SAFETY: the buffer outlives the allocator and is used by nothing else.
     unsafe { talck.lock().init(buffer.span()).unwrap() };
-    let one = Layout::from_size_align(1, 1).unwrap();
+    // Blocks are two words aligned by the layout of chunks: the case needs
+    // an alignment past that (16 on wasm32, 32 on 64-bit targets), and
+    // blocks of three grains (so that consecutive ones alternate).
+    let word = core::mem::size_of::<usize>();
+    let align = 4 * word;
+    let one = Layout::from_size_align(4 * word, 1).unwrap();
     // SAFETY: every block is freed once, with its layout; sizes are non-zero.
     unsafe {
-        // A 1-byte, align-1 block that happens to be 16-aligned.
+        // A 1-byte, align-1 block that happens to be `align`-aligned.
         let mut blocks = Vec::new();
         let p = loop {
             let p = talck.alloc(one);
             assert!(!p.is_null());
             blocks.push(p);
-            if p as usize % 16 == 0 {
+            if p as usize % align == 0 {
                 break p;
             }
-            assert!(blocks.len() < 8, "no 16-aligned small block in 8 tries");
+            assert!(blocks.len() < 8, "no {align}-aligned small block in 8 tries");
         };
         blocks.pop();
         // Blocks right above it, so that it cannot grow in place, until the
-        // next block from the free memory above would *not* be 16-aligned
-        // (a probe, freed at once, finds where that is).
+        // next block from the free memory above would *not* be aligned (a
+        // probe, freed at once, finds where that is).
         let mut blockers = Vec::new();
         loop {
             let blocker = talck.alloc(one);
@@ -93,17 +98,17 @@ fn allocator_grow_to_a_larger_alignment_stays_aligned() {
             let probe = talck.alloc(one);
             assert!(!probe.is_null());
             talck.dealloc(probe, one);
-            if probe as usize % 16 != 0 {
+            if probe as usize % align != 0 {
                 break;
             }
             assert!(blockers.len() < 8, "no misaligned free spot in 8 tries");
         }
         *p = 0x5A;
 
-        let new = Layout::from_size_align(65537, 16).unwrap();
+        let new = Layout::from_size_align(65537, align).unwrap();
         let grown = talck.allocator().grow(NonNull::new(p).unwrap(), one, new).expect("grow");
         let q = grown.as_ptr() as *mut u8;
-        assert_eq!(q as usize % 16, 0, "Allocator::grow to align 16 returned {q:p}");
+        assert_eq!(q as usize % align, 0, "Allocator::grow to align {align} returned {q:p}");
         assert_eq!(*q, 0x5A, "grow lost the block's content");
         talck.allocator().deallocate(NonNull::new(q).unwrap(), new);
         for b in blocks.into_iter().chain(blockers) {

@@ -82,7 +82,7 @@ fn extending_an_earlier_heap_does_not_make_it_the_last() {
         let a = talc.claim(Span::from_base_size(base, SLOT / 2)).unwrap();
         let b = talc.claim(Span::from_base_size(base.wrapping_add(2 * SLOT), SLOT)).unwrap();
         let a = talc.extend(a, Span::from_base_size(base, SLOT));
-        assert!(a.size() == SLOT);
+        assert_eq!(a.acme(), base.wrapping_add(SLOT));
         assert_eq!(talc.get_last_heap_acme(), b.acme(), "B was the heap most recently added");
     }
 }

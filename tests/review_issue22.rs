@@ -67,8 +67,6 @@ use common::{fits, surely_fits, Arena, Model, Rng};
 use talcum::{ErrOnOom, LinearMemory, OomHandler, Span, Talc, WasmHandler, WASM_PAGE_SIZE as PAGE};
 
 const WORD: usize = core::mem::size_of::<usize>();
-/// The metadata at the base of the first heap: a tag and 64 bin heads.
-const META: usize = 65 * WORD;
 /// The smallest chunk size of the last size bin (`5 << 15` words).
 const LAST_BIN_LOWER: usize = (5 << 15) * WORD;
 
@@ -116,15 +114,20 @@ unsafe impl LinearMemory for Recorded<'_> {
     }
 }
 
-/// Whether a region that starts page aligned at `base` and ends at `acme`
-/// holds `layout` as a heap of its own (with the metadata when `first`):
-/// the tag, the payload aligned and rounded up to a word (two at least),
-/// and the one-word sentinel.
-fn region_holds(base: usize, acme: usize, layout: Layout, first: bool) -> bool {
-    let free = base + if first { META } else { 0 };
-    let payload = (free + WORD).next_multiple_of(layout.align());
-    let end = payload + layout.size().max(2 * WORD).next_multiple_of(WORD);
-    end + WORD <= acme
+/// Whether a region from `base` to `acme` holds `layout` as a heap of its
+/// own: its first chunk a word past two, the block's chunk (its size and a
+/// header word, rounded up to two words, at least four) at its first
+/// aligned place, and the one-word sentinel below `acme` rounded down to
+/// two words.
+fn region_holds(base: usize, acme: usize, layout: Layout) -> bool {
+    let grain = 2 * WORD;
+    let first = base | WORD;
+    let mut below = (first + WORD).wrapping_neg() & (layout.align() - 1);
+    if below == grain {
+        below += layout.align();
+    }
+    let chunk = (layout.size() + WORD).next_multiple_of(grain).max(4 * WORD);
+    first + below + chunk + WORD <= acme & !(grain - 1)
 }
 
 // ---------------------------------------------------------------------------
@@ -306,8 +309,9 @@ fn a_queue_of_big_buffers_does_not_grow_while_a_free_chunk_holds_the_request() {
 // Open defects: `pages_for` counts two words too many.
 // ---------------------------------------------------------------------------
 
-/// After foreign pages, a request of a page less two words (a heap of one
-/// page holds it exactly: tag, payload, sentinel) grows once one page,
+/// After foreign pages, a request of a page less three words (a heap of one
+/// page holds it exactly: a word to where chunks start, the header, the
+/// payload, the sentinel) grows once one page,
 /// which lands after the foreign page, and is judged too small (`alone` is
 /// false: `pages_for` counts `size + align.max(WORD) + 3 * WORD`, two words
 /// more than the heap needs), so memory grows a second time. The brief:
@@ -318,7 +322,7 @@ fn foreign_pages_then_one_growth_when_the_first_region_holds_it() {
     let regions = Rc::new(RefCell::new(Vec::new()));
     let mut talc =
         Talc::new(WasmHandler::with_memory(Recorded { sim: &sim, regions: regions.clone() }));
-    let request = l(PAGE - 2 * WORD, 8);
+    let request = l(PAGE - 3 * WORD, 8);
     // SAFETY: the heaps are the simulated memory's; blocks freed once.
     unsafe {
         let a = talc.malloc(l(1000, 8)).unwrap();
@@ -327,7 +331,7 @@ fn foreign_pages_then_one_growth_when_the_first_region_holds_it() {
         let p = talc.malloc(request).unwrap();
         let got = regions.borrow().clone();
         let first = got[0];
-        assert!(region_holds(first.base().addr(), first.acme().addr(), request, false));
+        assert!(region_holds(first.base().addr(), first.acme().addr(), request));
         assert_eq!(
             got.len(),
             1,
@@ -345,17 +349,18 @@ fn foreign_pages_then_one_growth_when_the_first_region_holds_it() {
 }
 
 /// At the end of the address space, with one page left (a word short, as
-/// wasm32's last page): a first request of `PAGE - 68` words fits it
-/// exactly (the metadata's 65 words, the tag, the payload, the sentinel),
+/// wasm32's last page): a first request of `PAGE - 5` words fits it
+/// exactly (a word to where chunks start, the header, the payload, the
+/// sentinel, and the word that rounds the end down to two words),
 /// but `pages_for` asks for two pages, which `memory.grow` refuses: null,
 /// with the memory that holds the request left unused. Every size of the
 /// word below that fails the same way, at every alignment.
 #[test]
 fn a_request_that_fits_the_last_pages_succeeds_at_the_4_gib_end() {
-    let request = l(PAGE - 68 * WORD, WORD);
+    let request = l(PAGE - 5 * WORD, WORD);
     let sim = SimMemory::at_top_of_address_space(2, 1);
     let end = sim.span().acme().addr() - WORD;
-    assert!(region_holds(sim.page_addr(1), end, request, true), "the last page holds it");
+    assert!(region_holds(sim.page_addr(1), end, request), "the last page holds it");
     let mut talc = sim_talc(&sim);
     // SAFETY: the heaps are the simulated memory's.
     let got = unsafe { talc.malloc(request) };
@@ -909,7 +914,7 @@ fn the_top_bin_through_init_on_oom_truncate_extend_claim_and_init() {
     unsafe {
         let arena = talc.init(a_part).unwrap();
         // Fill the arena but for a free top of about 10 KB.
-        let fill = l(32_000 - META - 10_000, 8);
+        let fill = l(32_000 - 10_000, 8);
         let x = talc.malloc(fill).unwrap();
         let top_of = |talc: &Talc<InitOnOom>, heap: Span| {
             heap.acme().addr() - WORD - talc.get_allocated_span(heap).acme().addr()
@@ -925,7 +930,10 @@ fn the_top_bin_through_init_on_oom_truncate_extend_claim_and_init() {
         talc.free(z, l(a_top - 2 * WORD, 8));
         talc.free(y, l(20_000, 8));
         // Remove the last heap: no last heap.
-        let b_heap = b.span().word_align_inward();
+        // The heap `claim` made of `b`: its chunks start a word past two
+        // words, and it ends on two.
+        let (bb, ba) = (b.span().base(), b.span().acme());
+        let b_heap = Span::new(bb.with_addr(bb.addr() | WORD), ba.with_addr(ba.addr() & !(2 * WORD - 1)));
         assert_eq!(talc.truncate(b_heap, Span::empty()), Span::empty());
         assert!(talc.get_last_heap_acme().is_null());
         let z = talc.malloc(l(a_top - 2 * WORD, 8)).unwrap();

@@ -150,8 +150,10 @@ fn extend_uses_the_provenance_of_the_span_it_is_given() {
     drop(buffer);
 }
 
-/// The OOM handler's documented bound: a free chunk of `max(size, 2
-/// words)` rounded up to a word, plus `max(align, 1 word)`, always fits.
+/// The OOM handler's documented bound: a free chunk of the block's chunk
+/// size (its size and a header word, rounded up to two words, at least
+/// four words), plus the alignment and two words for an alignment past two
+/// words, always fits.
 #[test]
 fn the_documented_chunk_bound_fits_every_layout() {
     let cases: &[(usize, usize)] = if MIRI {
@@ -161,9 +163,12 @@ fn the_documented_chunk_bound_fits_every_layout() {
     };
     for &(size, align) in cases {
         let l = layout(size, align);
-        let bound = l.size().max(2 * WORD).next_multiple_of(WORD) + l.align().max(WORD);
-        // The worst base for alignment: every offset a word apart.
-        for skew in (0..align.max(WORD)).step_by(WORD) {
+        let grain = 2 * WORD;
+        let pad = if l.align() > grain { l.align() + grain } else { 0 };
+        let bound = (l.size() + WORD).next_multiple_of(grain).max(4 * WORD) + pad;
+        // The worst base for alignment: every place a chunk can start (a
+        // word past two), against the alignment.
+        for skew in (0..align.max(grain)).step_by(grain) {
             let mut arena = Arena::new(if MIRI { 4 << 10 } else { 16 << 10 });
             let mut talc = Talc::new(ErrOnOom);
             let span = arena.span();
@@ -171,7 +176,7 @@ fn the_documented_chunk_bound_fits_every_layout() {
             unsafe { talc.init(span).unwrap() };
             // Carve everything but one chunk of `bound` bytes at `skew`.
             let free = talc.get_allocatable_span();
-            let first = (free.base().addr() + 256).next_multiple_of(align.max(WORD)) + skew;
+            let first = (free.base().addr() + 256).next_multiple_of(align.max(grain)) + WORD + skew;
             let below = layout(first - free.base().addr() - WORD, WORD);
             // SAFETY: the heap is valid.
             let a = unsafe { talc.malloc(below) }.unwrap();

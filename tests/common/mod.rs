@@ -183,18 +183,27 @@ pub fn free_all<O: OomHandler>(talc: &mut Talc<O>, model: &mut Model) {
 /// Whether tests run under Miri (fewer iterations there).
 pub const MIRI: bool = cfg!(miri);
 
-/// Whether some free chunk of `talc` can hold `layout` (its payload aligned,
-/// at least two words, after a one-word tag): `malloc` with `ErrOnOom`
-/// succeeds only then. (It must succeed when one *surely* fits:
+/// Whether some free chunk of `talc` can hold `layout`: the block's chunk
+/// (its size and a one-word header, rounded up to two words, at least four
+/// words) at the chunk's first place where the block lands aligned with
+/// nothing below it or a free chunk's worth (four words): `malloc` with
+/// `ErrOnOom` succeeds only then. (It must succeed when one *surely* fits:
 /// [`surely_fits`].)
 #[cfg(feature = "checks")]
 pub fn fits<O: OomHandler>(talc: &Talc<O>, layout: Layout) -> bool {
     const WORD: usize = core::mem::size_of::<usize>();
-    let size = layout.size().max(2 * WORD).next_multiple_of(WORD);
+    let Some(need) = layout.size().checked_add(WORD).and_then(|n| n.checked_next_multiple_of(2 * WORD))
+    else {
+        return false;
+    };
+    let need = need.max(4 * WORD);
     let mut found = false;
     talc.for_each_free_chunk(|chunk| {
-        let payload = (chunk.base().addr() + WORD).next_multiple_of(layout.align());
-        found |= payload.checked_add(size).is_some_and(|end| end <= chunk.acme().addr());
+        let mut below = (chunk.base().addr() + WORD).wrapping_neg() & (layout.align() - 1);
+        if below == 2 * WORD {
+            below += layout.align();
+        }
+        found |= below.checked_add(need).is_some_and(|n| n <= chunk.size());
     });
     found
 }

@@ -193,7 +193,7 @@ impl<O: OomHandler> Talc<O> {
         self.stats.free_changed(size, size);
     }
 
-    /// Takes the free chunk `c` out of its list (its header stays).
+    /// Takes the free chunk `c` out of its list, and zeroes its header.
     ///
     /// # Safety
     /// `c` must be a listed free chunk.
@@ -225,6 +225,10 @@ impl<O: OomHandler> Talc<O> {
                 #[cfg(feature = "stats")]
                 self.stats.free_changed(size, size.wrapping_neg());
             }
+            // Every caller rewrites or absorbs the chunk. This write keeps
+            // the chunk's address the argument: LLVM would otherwise have
+            // each caller load its links and pass them (more bytes).
+            set(c, 0);
         }
     }
 
@@ -761,7 +765,8 @@ impl<O: OomHandler> Talc<O> {
         let base = heap_ptr::<u8>(if extends { top.addr() } else { first_chunk(base.addr()) });
         // A new heap is the last one; an extended one stays last if it was.
         // Set first, so that its free top goes to the top bin.
-        let was_last = top == self.last_top;
+        let old_last = self.last_top;
+        let was_last = top == old_last;
         if !extends || was_last {
             self.last_top = acme;
         }
@@ -775,15 +780,16 @@ impl<O: OomHandler> Talc<O> {
         // SAFETY: the memory is ours; every write below lies inside it, or
         // is the old sentinel it takes over; the top bin's chunk is free.
         unsafe {
-            if !extends {
+            if !extends && !old_last.is_null() {
                 // The former last heap's free top, the top bin's one chunk,
                 // moves to its size's bin (`last_top` is the new heap's
                 // now): the search looks at a few chunks of a bin, so the top
-                // bin holds the last heap's free top alone.
-                let former = self.heads[TOP_BIN];
-                if !former.is_null() {
-                    self.unlink(former);
-                    self.file(former, chunk::size_of(get(former)));
+                // bin holds the last heap's free top alone. Releasing the
+                // former heap's sentinel (a chunk of size 0) merges it with
+                // that free chunk, which is filed anew.
+                let former = old_last.sub(WORD);
+                if get(former) & PREV_FREE != 0 {
+                    self.release(former);
                 }
             }
             let sentinel = acme.sub(WORD);

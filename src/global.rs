@@ -1,8 +1,12 @@
 //! Which allocator [`TalckWasm`] names, decided in one place above the
 //! allocators and the memory layer: the core over [`WasmHandler`], or with
-//! feature `tiny` the [tiny allocator](crate::tiny).
+//! feature `tiny` the [tiny allocator](crate::tiny). Both candidates'
+//! `new_global` (the one global of a program, given the initial memory)
+//! are here too. Nothing below imports from this module: the allocators
+//! and the memory layer are the same whichever is chosen.
 
 use crate::memory::WasmMemory;
+use crate::tiny::TinyGlobal;
 use crate::{Talc, WasmHandler};
 
 /// The global allocator for single-threaded WebAssembly: a [`Talc`] over
@@ -44,5 +48,22 @@ impl crate::TalckSingleThreaded<WasmHandler> {
         // SAFETY: single-threaded target, and the initial memory is ours
         // alone, per this function's contract.
         unsafe { Self::new(Talc::new(WasmHandler::with_memory(WasmMemory::with_initial_memory()))) }
+    }
+}
+
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+impl TinyGlobal<WasmMemory> {
+    /// The global allocator, to put in a `static`.
+    ///
+    /// # Safety
+    /// As [`TalckWasm::new_global`](crate::TalckSingleThreaded::new_global):
+    /// make it the program's `#[global_allocator]`, one per program.
+    pub const unsafe fn new_global() -> Self {
+        // SAFETY: single-threaded target, and one per program: the initial
+        // memory is ours, per this function's contract. `Tiny` never takes
+        // it (it leaves it unused); the value's flag is then zero, so the
+        // whole allocator is zero and lives in `.bss`, not in a data
+        // segment (a few bytes less).
+        unsafe { Self::new(WasmMemory::with_initial_memory()) }
     }
 }

@@ -285,7 +285,7 @@ impl<R: lock_api::RawMutex, O: OomHandler> TalckGuard<'_, R, O> {
 /// It costs nothing at run time. Where a target can have threads, the
 /// promise is yours to keep, so construction is `unsafe`; on WebAssembly
 /// without the `atomics` feature there are no threads, and
-/// `TalckWasm` is this type with the wasm handler.
+/// `TalckWasm` is this type with the wasm handler (but for feature `tiny`).
 pub struct TalckSingleThreaded<O: OomHandler> {
     talc: UnsafeCell<Talc<O>>,
     /// Raised while a fault that `checks` found is reported (see `checks`).

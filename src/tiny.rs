@@ -677,22 +677,6 @@ unsafe impl<M: LinearMemory> GlobalAlloc for TinyGlobal<M> {
 
 /// The tiny global allocator for single-threaded WebAssembly: what
 /// [`TalckWasm`](crate::TalckWasm) is with feature `tiny`.
+// Its `new_global`, like the core's, is in `global.rs`, beside that choice.
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 pub type TinyWasm = TinyGlobal<crate::WasmMemory>;
-
-#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
-impl TinyGlobal<crate::WasmMemory> {
-    /// The global allocator, to put in a `static`.
-    ///
-    /// # Safety
-    /// As [`TalckWasm::new_global`](crate::TalckSingleThreaded::new_global):
-    /// make it the program's `#[global_allocator]`, one per program.
-    pub const unsafe fn new_global() -> Self {
-        // SAFETY: single-threaded target, and one per program: the initial
-        // memory is ours, per this function's contract. `Tiny` never takes
-        // it (it leaves it unused); the value's flag is then zero, so the
-        // whole allocator is zero and lives in `.bss`, not in a data
-        // segment (a few bytes less).
-        unsafe { Self::new(crate::WasmMemory::with_initial_memory()) }
-    }
-}

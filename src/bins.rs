@@ -44,12 +44,7 @@ const MIN_GRAINS: usize = 2;
 // inline wasm calls.
 #[inline(always)]
 pub(crate) fn bin_of(size: usize) -> usize {
-    let class = size_class(size);
-    if class < LAST_SIZE_BIN {
-        class
-    } else {
-        LAST_SIZE_BIN
-    }
+    size_class(size).min(LAST_SIZE_BIN)
 }
 
 /// The bins' scale, not clamped at the last size bin: the size class of a

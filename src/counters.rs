@@ -5,7 +5,7 @@ use core::fmt;
 /// Running figures about a [`Talc`](crate::Talc)'s heaps and allocations.
 ///
 /// Byte counts of allocations are the sizes that were asked for; the
-/// memory used to serve them (tags, padding, rounding) is `overhead_bytes`.
+/// memory used to serve them (headers, padding, rounding) is `overhead_bytes`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Live allocations.
@@ -49,7 +49,7 @@ impl Counters {
     }
 
     /// Bytes in heaps that are neither requested by a live allocation nor
-    /// free: tags, alignment padding, rounding, metadata and sentinels.
+    /// free: headers, alignment padding, rounding and sentinels.
     pub fn overhead_bytes(&self) -> usize {
         self.claimed_bytes - self.allocated_bytes - self.available_bytes
     }

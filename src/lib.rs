@@ -15,41 +15,42 @@
 //! a chunk is free or allocated.
 //!
 //! ```text
-//!            tag: acme|flags                    next prev size      size
-//!            v                                  v                     v
-//!  heap: ... [tag| payload ......... ] [ node | size |  ...  | size ] [tag| payload ] ... [sentinel]
-//!            `---- allocated chunk ---' `----------- free chunk ------' `- allocated -'
+//!            header: size|flags            next prev          footer
+//!            v                             v    v              v
+//!  heap: ... [hdr| payload ......... ] [hdr| next | prev | ... | size] [hdr| payload ] ... [0]
+//!            `---- allocated chunk ---' `--------- free chunk --------' `- allocated -'  sentinel
 //! ```
 //!
-//! * An **allocated chunk** spends one word, its *tag*: the address of the
-//!   chunk's end, plus a bit saying "allocated" and a bit saying "the chunk
-//!   below me is free".
-//! * A **free chunk** holds a list node and its size at its base, and its
-//!   size again in its last word, so the chunk above can find its start.
-//! * Looking **up** from a chunk reads the next chunk's first word: a tag has
-//!   the allocated bit set, a list pointer never does. Looking **down** needs
-//!   the tag's flag, then the size word just below. So `free` merges with both
-//!   neighbours in constant time, and no two free chunks ever touch.
-//! * Free chunks sit in 63 **bins** by size (exact for small sizes, then four
-//!   per power of two); a `u64` bitmap of non-empty bins finds the next bin
-//!   that fits with one `trailing_zeros`. (A bit may outlive its bin's last
-//!   chunk: the search clears it when it finds the bin empty, so taking a
-//!   chunk out of a list needs no bin number.) A 64th bin keeps the free top
-//!   of the last heap, the part that growth extends, for when nothing else
-//!   fits: small blocks fill the holes below it first.
-//! * A request looks at no more than eight chunks of a bin (a bin's sizes
-//!   differ by up to a quarter, so its own bin may hold chunks too small)
-//!   before it takes the first chunk of a higher bin, where every chunk
-//!   fits, or the free top, or asks for memory. So the time per request is
-//!   bounded in every phase, also while memory grows, and memory never
-//!   grows while a free chunk *surely* fits (one in a higher bin, the free
-//!   top, or one in the last size bin, which has no upper bound and is
-//!   looked at whole); a fitting chunk behind eight too-small ones in its
-//!   own bin is not looked for.
+//! * Every chunk starts with a **header** word: its size (a multiple of two
+//!   words, the *grain*) and two flags, "free" and "the chunk below me is
+//!   free". Chunks start one word past a grain boundary, so every payload is
+//!   aligned to two words (8 bytes on wasm32) with no padding. An
+//!   allocated chunk spends that one word.
+//! * A **free chunk** holds two list links after its header, and its size
+//!   again in its last word (the *footer*), so the chunk above can find its
+//!   start.
+//! * Looking **up** from a chunk reads the next chunk's header; looking
+//!   **down** needs the header's flag, then the footer just below. So
+//!   `free` merges with both neighbours in constant time, and no two free
+//!   chunks ever touch. A heap ends with a *sentinel*, a header of size 0.
+//! * Free chunks sit in 63 **bins** by size (exact up to seven grains, then
+//!   four per power of two), whose heads live in the `Talc` itself; a `u64`
+//!   bitmap of non-empty bins finds the next bin that fits with one
+//!   `trailing_zeros`. A 64th bin keeps the free top of the last heap, the
+//!   part that growth extends, for when nothing else fits: small blocks
+//!   fill the holes below it first.
+//! * A request looks at the first chunk of its own bin (a bin's sizes
+//!   differ by up to a quarter, so it may be too small), then takes the
+//!   first chunk of a higher bin, where every chunk fits, or the free top,
+//!   or asks for memory. So the time per request is bounded in every phase,
+//!   also while memory grows, and memory never grows while a free chunk
+//!   *surely* fits (one in a higher bin, the free top, or one in the last
+//!   size bin, which has no upper bound and is looked at whole); a fitting
+//!   chunk behind a too-small one in its own bin is not looked for.
 //!
-//! Each module documents its part: [`Span`]; `tag` (the boundary tag);
-//! `list` (the free list); `bins`; `talc` (the core); `oom` (handlers);
-//! `talck` (the global wrappers); `memory` (the linear memory, below the
+//! Each module documents its part: [`Span`]; `chunk` (the chunk layout and
+//! the list links); `bins`; `talc` (the core); `oom` (handlers); `talck`
+//! (the global wrappers); `memory` (the linear memory, below the
 //! allocators); `wasm` (the core's handler over it); `global` (which
 //! allocator `TalckWasm` names); [`tiny`].
 //!

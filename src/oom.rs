@@ -10,10 +10,11 @@ use crate::{Span, Talc};
 /// [`Talc::init`]) and return `Ok(())`, and the allocation is retried; or it
 /// returns `Err(())` and the allocation fails. A handler that returns
 /// `Ok(())` must have added memory enough for `layout`, or the retry calls
-/// it again. A free chunk of `max(size, 2 words)` bytes rounded up to a word,
-/// plus `max(align, 1 word)` bytes, always fits it; a new heap needs one word
-/// more for its sentinel, and a first heap (the arena) `1 + 64` words more
-/// for the metadata.
+/// it again. A free chunk of the block's size and a header word, rounded
+/// up to two words (at least four words), plus the alignment and two words
+/// for an alignment past two words, always fits it; a new heap needs up to
+/// two words more: one to where chunks start (a word past two) and one for
+/// its sentinel.
 ///
 /// # Safety
 /// `handle_oom` gets the `Talc` by `&mut` so that it can add memory; it must

@@ -261,10 +261,9 @@ impl StatsState {
 pub enum ChunkState {
     /// A free chunk, in a bin.
     Free = 0,
-    /// An allocated chunk: a live block with its tag (and any padding).
+    /// An allocated chunk: a live block with its header (and any rounding).
     Allocated = 1,
-    /// The allocator's own: the metadata at the arena's base, or a heap's
-    /// one-word sentinel.
+    /// The allocator's own: a heap's one-word sentinel.
     Allocator = 2,
 }
 

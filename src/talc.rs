@@ -30,15 +30,6 @@ use crate::span::Span;
 
 pub(crate) use crate::chunk::WORD;
 
-/// How many chunks of a bin the search looks at. Chunks in a bin may differ
-/// by a quarter, so the request's own bin may hold chunks too small for it;
-/// past this many, the search moves on to bins where the first chunk fits,
-/// and past those to the OOM handler. So the work per request is bounded in
-/// every phase, while memory grows too: a request never walks a long list.
-/// The price: a fitting chunk deeper than this in a bin whose chunks need
-/// not fit is not found (see [`Talc::malloc`] for what is promised). The
-/// last size bin, which has no upper bound, is looked at whole.
-const LOOKS: usize = 8;
 
 /// The allocator core: manages the memory it is given; owns none.
 ///
@@ -181,12 +172,13 @@ impl<O: OomHandler> Talc<O> {
             let next = self.heads[bin];
             set_link(c.add(NEXT), next);
             set_link(c.add(PREV), bin_link(bin));
-            if !next.is_null() {
+            if next.is_null() {
+                self.avail |= 1 << bin;
+            } else {
                 set_link(next.add(PREV), c.add(NEXT));
             }
         }
         self.heads[bin] = c;
-        self.avail |= 1 << bin;
         #[cfg(feature = "counters")]
         self.counters.free_chunk_added(size);
         #[cfg(feature = "stats")]
@@ -368,16 +360,10 @@ impl<O: OomHandler> Talc<O> {
     unsafe fn take(&mut self, need: usize, align: usize) -> *mut u8 {
         let mut bins = self.avail & (u64::MAX << bin_of(need));
         while bins != 0 {
-            let bin = bins.trailing_zeros() as usize;
-            let mut c = self.heads[bin & (BIN_COUNT - 1)];
-            // The last size bin has no upper bound: its chunks may be far
-            // apart, so it is walked whole. Only a request of that bin's
-            // sizes itself gets past its first chunk (any chunk there holds
-            // a smaller one), and its chunks are huge: at most one look per
-            // 1 MiB of free memory (2 MiB on 64-bit targets).
-            let mut left = if bin == LAST_SIZE_BIN { usize::MAX } else { LOOKS };
-            while !c.is_null() && left != 0 {
-                left -= 1;
+            let bin = bins.trailing_zeros() as usize & (BIN_COUNT - 1);
+            // The bit is set: the bin holds a chunk.
+            let mut c = self.heads[bin];
+            loop {
                 #[cfg(feature = "counters")]
                 {
                     self.counters.chunks_looked_at += 1;
@@ -408,7 +394,20 @@ impl<O: OomHandler> Talc<O> {
                         }
                         return block.add(WORD);
                     }
+                    // One chunk per bin, but for the last size bin, which
+                    // has no upper bound: its chunks may be far apart, so it
+                    // is walked whole. Only a request of that bin's sizes
+                    // itself gets past its first chunk (any chunk there
+                    // holds a smaller one), and its chunks are huge: at most
+                    // one look per 1 MiB of free memory (2 MiB on 64-bit
+                    // targets).
+                    if bin != LAST_SIZE_BIN {
+                        break;
+                    }
                     c = link(c.add(NEXT));
+                    if c.is_null() {
+                        break;
+                    }
                 }
             }
             bins &= bins - 1;

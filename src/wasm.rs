@@ -7,15 +7,14 @@
 //! a small program may never grow.
 //!
 //! Growth: when no free chunk fits, the handler asks `memory.grow` for the
-//! pages the request needs (its size, its alignment, the chunk's tag and
-//! the heap's sentinel, and the metadata on first use), less the free chunk
-//! on top of the allocator's last heap when that heap ends where memory does
-//! (the new pages will join it), but that free top counts for at most half
-//! the request: a growth is at least half the request, so a buffer that
-//! creeps up at each use does not call `memory.grow` at each use (each call
-//! is slow, and detaches JavaScript's views of memory). If the new pages
-//! start where that heap ends, the heap is extended, so freed memory joins
-//! across growth steps. If not, someone else (JavaScript, another
+//! pages the request needs (its size, its alignment, the chunk's header and the
+//! heap's sentinel), less the free chunk on top of the allocator's last heap
+//! when that heap ends where memory does (the new pages will join it), but that
+//! free top counts for at most half the request: a growth is at least half the
+//! request, so a buffer that creeps up at each use does not call `memory.grow`
+//! at each use (each call is slow, and detaches JavaScript's views of memory).
+//! If the new pages start where that heap ends, the heap is extended, so freed
+//! memory joins across growth steps. If not, someone else (JavaScript, another
 //! allocator, a direct `memory.grow`) grew memory in between: the new pages
 //! become a separate heap, and the foreign pages are never touched.
 //!
@@ -38,22 +37,21 @@ pub const MIN_GROW_PAGES: usize = 1;
 
 /// An [`OomHandler`] that grows linear memory when the allocator runs out.
 ///
-/// When no free chunk fits, it grows the pages the request needs (its size,
-/// its alignment, the chunk's tag and the heap's sentinel, and the metadata
-/// on first use), less the free chunk on top of the `Talc`'s last heap
-/// ([`Talc::get_last_heap_acme`]) when that heap ends where memory does (the new
-/// pages will join it), up to half the request (see the module docs). Before
-/// its first growth it takes the memory's initial free part, if its
-/// [`LinearMemory`] offers one ([`take_initial`](LinearMemory::take_initial)).
-/// If the new pages
-/// start where that heap ends, the heap is extended, so freed memory joins
-/// across growth steps. If not, someone else (JavaScript, another allocator,
-/// a direct `memory.grow`) grew memory in between, or the heap was truncated:
-/// the new pages become a separate heap, and pages that are not ours are
-/// never touched. When such pages were sized counting the free top they did
-/// not join, they may be too small for the request: then the handler grows
-/// once more, in full (extending them when they end where memory does), so
-/// a request never takes more than two growths.
+/// When no free chunk fits, it grows the pages the request needs (its size, its
+/// alignment, the chunk's header and the heap's sentinel), less the free chunk
+/// on top of the `Talc`'s last heap ([`Talc::get_last_heap_acme`]) when that
+/// heap ends where memory does (the new pages will join it), up to half the
+/// request (see the module docs). Before its first growth it takes the memory's
+/// initial free part, if its [`LinearMemory`] offers one
+/// ([`take_initial`](LinearMemory::take_initial)). If the new pages start where
+/// that heap ends, the heap is extended, so freed memory joins across growth
+/// steps. If not, someone else (JavaScript, another allocator, a direct
+/// `memory.grow`) grew memory in between, or the heap was truncated: the new
+/// pages become a separate heap, and pages that are not ours are never touched.
+/// When such pages were sized counting the free top they did not join, they may
+/// be too small for the request: then the handler grows once more, in full
+/// (extending them when they end where memory does), so a request never takes
+/// more than two growths.
 ///
 /// The handler keeps no state of its own beyond the memory: what it extends
 /// is read from its `Talc` at each call, so it follows `init`, `claim`,

@@ -7,7 +7,9 @@
 //! slow (each operation costs a walk of all memory) and meant for tests.
 
 use crate::bins::{bin_of, LAST_SIZE_BIN, TOP_BIN};
-use crate::chunk::{self, chunk_size, get, link, linked_bin, FREE, GRAIN, MIN_CHUNK, NEXT, PREV, PREV_FREE, WORD};
+use crate::chunk::{
+    self, chunk_size, get, link, linked_bin, FREE, GRAIN, MIN_CHUNK, NEXT, PREV, PREV_FREE, WORD,
+};
 use crate::span::Span;
 use crate::talc::heap_ptr;
 use crate::{OomHandler, Talc};
@@ -296,7 +298,11 @@ impl<O: OomHandler> Talc<O> {
                         "talcum checks: broken back link at {at:p}"
                     );
                     let word = get(at);
-                    ensure!(self.heaps, word & FREE != 0, "talcum checks: bin {bin} lists {at:p}, not free");
+                    ensure!(
+                        self.heaps,
+                        word & FREE != 0,
+                        "talcum checks: bin {bin} lists {at:p}, not free"
+                    );
                     ensure_eq!(
                         self.heaps,
                         self.bin_expected(at, chunk::size_of(word)),

@@ -73,9 +73,9 @@
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 mod bins;
-mod chunk;
 #[cfg(feature = "checks")]
 mod checks;
+mod chunk;
 #[cfg(feature = "counters")]
 mod counters;
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]

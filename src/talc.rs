@@ -22,14 +22,13 @@ use core::ptr::{null_mut, NonNull};
 
 use crate::bins::{bin_of, BIN_COUNT, LAST_SIZE_BIN, TOP_BIN};
 use crate::chunk::{
-    self, bin_link, chunk_size, get, link, linked_bin, set, set_link, FREE, GRAIN,
-    MIN_CHUNK, NEXT, PREV, PREV_FREE,
+    self, bin_link, chunk_size, get, link, linked_bin, set, set_link, FREE, GRAIN, MIN_CHUNK, NEXT,
+    PREV, PREV_FREE,
 };
 use crate::oom::OomHandler;
 use crate::span::Span;
 
 pub(crate) use crate::chunk::WORD;
-
 
 /// The allocator core: manages the memory it is given; owns none.
 ///
@@ -659,11 +658,8 @@ impl<O: OomHandler> Talc<O> {
         unsafe {
             let acme = c.add(chunk::size_of(get(c)));
             let above_head = get(acme);
-            let reach = if above_head & FREE != 0 {
-                acme.add(chunk::size_of(above_head))
-            } else {
-                acme
-            };
+            let reach =
+                if above_head & FREE != 0 { acme.add(chunk::size_of(above_head)) } else { acme };
             (reach.wrapping_add(WORD) == self.last_top).then(|| acme.addr() - ptr.as_ptr().addr())
         }
     }

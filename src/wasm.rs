@@ -25,8 +25,8 @@
 
 use core::alloc::Layout;
 
-use crate::memory::{LinearMemory, WasmMemory, WASM_PAGE_SIZE as PAGE};
 use crate::chunk::{chunk_size, GRAIN, MIN_CHUNK, WORD};
+use crate::memory::{LinearMemory, WasmMemory, WASM_PAGE_SIZE as PAGE};
 use crate::{OomHandler, Talc};
 
 /// The fewest pages grown at once. Measured in V8 (`size-report/EXPERIMENTS.md`):

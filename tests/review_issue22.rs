@@ -933,7 +933,8 @@ fn the_top_bin_through_init_on_oom_truncate_extend_claim_and_init() {
         // The heap `claim` made of `b`: its chunks start a word past two
         // words, and it ends on two.
         let (bb, ba) = (b.span().base(), b.span().acme());
-        let b_heap = Span::new(bb.with_addr(bb.addr() | WORD), ba.with_addr(ba.addr() & !(2 * WORD - 1)));
+        let b_heap =
+            Span::new(bb.with_addr(bb.addr() | WORD), ba.with_addr(ba.addr() & !(2 * WORD - 1)));
         assert_eq!(talc.truncate(b_heap, Span::empty()), Span::empty());
         assert!(talc.get_last_heap_acme().is_null());
         let z = talc.malloc(l(a_top - 2 * WORD, 8)).unwrap();

@@ -192,7 +192,8 @@ pub const MIRI: bool = cfg!(miri);
 #[cfg(feature = "checks")]
 pub fn fits<O: OomHandler>(talc: &Talc<O>, layout: Layout) -> bool {
     const WORD: usize = core::mem::size_of::<usize>();
-    let Some(need) = layout.size().checked_add(WORD).and_then(|n| n.checked_next_multiple_of(2 * WORD))
+    let Some(need) =
+        layout.size().checked_add(WORD).and_then(|n| n.checked_next_multiple_of(2 * WORD))
     else {
         return false;
     };

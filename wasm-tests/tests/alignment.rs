@@ -54,7 +54,7 @@ fn each_alignment_alone() {
     // big as the request itself, below the bins where any chunk fits the
     // alignment. Growing memory instead of taking it is the defect this catches.
     let mut talc = local_talc();
-    // The arena first (the metadata lives there), cut down to what it holds:
+    // The arena first, cut down to what it holds:
     // every later growth then starts a heap of its own at the end of memory.
     let first = must_malloc(&mut talc, Layout::new::<u64>(), 0);
     // SAFETY: the arena as it now is; its only block stays allocated.
@@ -73,28 +73,31 @@ fn each_alignment_alone() {
 fn reuse_in_a_tight_heap(talc: &mut LocalTalc, size: usize, align: usize) {
     let layout = Layout::from_size_align(size, align).unwrap();
     let tag = size * 7 + align;
-    // Growth starts a heap at the end of memory. A filler from its base ends
-    // where the block's tag goes when its payload is aligned with no padding.
+    // Growth starts a heap at the end of memory, its first chunk a word past
+    // it (chunks start a word past two words). A filler chunk from there
+    // (two words a step, four at least) ends where the block's header goes
+    // when its payload is aligned with no room below it.
     let base = memory_bytes() as usize;
-    let mut filler = (align - (base + WORD) % align) % align;
-    while filler < 3 * WORD {
-        filler += align;
+    let first = base | WORD;
+    let mut filler = (align - (first + WORD) % align) % align;
+    while filler < 4 * WORD {
+        filler += align.max(2 * WORD);
     }
     let f_layout = Layout::from_size_align(filler - WORD, WORD).unwrap();
     let f = must_malloc(talc, f_layout, tag + 1);
-    let heap = wasm_tests::last_heap(talc, base);
-    assert_eq!(base_of(heap), base, "setup: the filler did not start a heap at the end of memory");
-    assert_eq!(f.as_ptr() as usize, base + WORD, "setup: the filler is not at the heap's base");
+    let heap = wasm_tests::last_heap(talc, first);
+    assert_eq!(base_of(heap), first, "setup: the filler did not start a heap at the end of memory");
+    assert_eq!(f.as_ptr() as usize, first + WORD, "setup: the filler is not at the heap's base");
     let p = must_malloc(talc, layout, tag);
     let at = p.as_ptr() as usize;
     assert_eq!(
         at,
-        base + filler + WORD,
+        first + filler + WORD,
         "setup: {size} B aligned {align} is not right above the filler"
     );
     // No free memory left anywhere but in the block, once it is freed.
     // SAFETY: the last heap as it now is.
-    let heap = unsafe { talc.truncate(wasm_tests::last_heap(talc, base), Span::empty()) };
+    let heap = unsafe { talc.truncate(wasm_tests::last_heap(talc, first), Span::empty()) };
     // SAFETY: `heap` as just returned.
     assert_eq!(acme_of(unsafe { talc.get_allocated_span(heap) }), acme_of(heap) - WORD);
     // SAFETY: `p` is live with `layout`.
@@ -125,9 +128,9 @@ fn reuse_in_a_tight_heap(talc: &mut LocalTalc, size: usize, align: usize) {
 #[wasm_bindgen_test]
 fn alignments_fit_exactly_where_the_arena_has_room() {
     // A one-page arena that itself starts on a page boundary. The only address
-    // in it aligned to a page or more is its base, where the metadata lies:
+    // in it aligned to a page or more is its base, below its first chunk:
     // those requests must fail (the handler adds nothing). Addresses aligned to
-    // half a page or less lie above the metadata with room for 24 bytes, more of
+    // half a page or less lie above that with room for 24 bytes, more of
     // them the smaller the alignment: asked for from the largest alignment down
     // (each block takes at most one or two slots of a smaller alignment), every
     // such request must succeed.

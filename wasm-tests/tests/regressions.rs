@@ -49,7 +49,7 @@ fn full_arena_takes_a_freed_aligned_block_again() {
         blocks.push(p);
         assert!(blocks.len() < blocks.capacity(), "4 KiB held too many blocks");
     }
-    // 4 KiB less the metadata: over a hundred 8-word chunks.
+    // 4 KiB: over a hundred 8-word chunks.
     assert!(blocks.len() >= 100, "only {} blocks fit in 4 KiB", blocks.len());
     // A block in the middle has allocated neighbours: freed, it is an 8-word
     // chunk on its own, whose payload lies 16-aligned; nothing else is free.
@@ -130,7 +130,7 @@ fn freed_aligned_block_is_taken_again_without_growing() {
 
 #[wasm_bindgen_test]
 fn failed_init_leaves_no_heap_and_growth_starts_a_fresh_arena() {
-    static mut TOO_SMALL: [u64; 8] = [0; 8];
+    static mut TOO_SMALL: [u32; 4] = [0; 4];
     // Room for a copy of the old arena, reserved before the local allocator
     // grows memory: nothing else may grow it until the second allocation.
     let mut copy: Vec<u8> = Vec::with_capacity(2 * WASM_PAGE);
@@ -148,11 +148,11 @@ fn failed_init_leaves_no_heap_and_growth_starts_a_fresh_arena() {
     // SAFETY: the arena is memory of ours, readable.
     copy.extend_from_slice(unsafe { std::slice::from_raw_parts(old.base(), old.size()) });
 
-    // 64 bytes: too small for the metadata. The allocator forgets the old arena
+    // 16 bytes: too small for a chunk and the sentinel. The allocator forgets the old arena
     // (and `p`) all the same.
     // SAFETY: TOO_SMALL is used by this allocator only, and this test runs once.
     let r = unsafe { talc.init(Span::from_array(&raw mut TOO_SMALL)) };
-    assert!(r.is_err(), "a 64-byte arena was accepted: {r:?}");
+    assert!(r.is_err(), "a 16-byte arena was accepted: {r:?}");
     assert!(talc.get_arena().is_empty(), "an arena after a failed init");
     assert!(talc.get_last_heap_acme().is_null(), "a last heap after a failed init");
 

@@ -13,7 +13,7 @@
 //! On wasm32 the exact bins are the sizes 16 to 56 bytes. The last size
 //! bin also holds every larger size (from 1 MiB on wasm32). Bin `b` holds
 //! chunks of at least its lower bound, so every chunk in a bin above
-//! `bin_of(n)` is bigger than `n`: a request looks at a few chunks of its
+//! `bin_of(n)` is bigger than `n`: a request looks at two chunks of its
 //! own bin, then takes the first chunk of the next non-empty bin, found with
 //! one `trailing_zeros` on the bitmap.
 //!

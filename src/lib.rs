@@ -39,14 +39,14 @@
 //!   `trailing_zeros`. A 64th bin keeps the free top of the last heap, the
 //!   part that growth extends, for when nothing else fits: small blocks
 //!   fill the holes below it first.
-//! * A request looks at the first chunk of its own bin (a bin's sizes
-//!   differ by up to a quarter, so it may be too small), then takes the
+//! * A request looks at the first two chunks of its own bin (a bin's sizes
+//!   differ by up to a quarter, so they may be too small), then takes the
 //!   first chunk of a higher bin, where every chunk fits, or the free top,
 //!   or asks for memory. So the time per request is bounded in every phase,
 //!   also while memory grows, and memory never grows while a free chunk
 //!   *surely* fits (one in a higher bin, the free top, or one in the last
 //!   size bin, which has no upper bound and is looked at whole); a fitting
-//!   chunk behind a too-small one in its own bin is not looked for.
+//!   chunk behind two too-small ones in its own bin is not looked for.
 //!
 //! Each module documents its part: [`Span`]; `chunk` (the chunk layout and
 //! the list links); `bins`; `talc` (the core); `oom` (handlers); `talck`

@@ -10,7 +10,7 @@
 //!           ^ chunks start one word past a grain, so payloads are grain aligned
 //! ```
 //!
-//! Allocation looks at the first few chunks of the request's bin, then at
+//! Allocation looks at the first two chunks of the request's bin, then at
 //! the first chunk of the next non-empty bin (which surely fits), and cuts
 //! the block from the bottom of the chunk: what is left above goes back to
 //! the bins when it can stand as a chunk, and lies where the block can grow
@@ -302,8 +302,8 @@ impl<O: OomHandler> Talc<O> {
     /// bound: that bin is looked at whole). A fitting chunk among too-small
     /// ones in another bin whose chunks may or may not fit (their sizes are
     /// within a quarter of each other) is found when it is among the first
-    /// eight looked at; deeper ones are not looked for, so that the work per
-    /// request stays bounded, also while memory grows: eight chunks per bin,
+    /// two looked at; deeper ones are not looked for, so that the work per
+    /// request stays bounded, also while memory grows: two chunks per bin,
     /// and in the last size bin at most one per 1 MiB (2 MiB) of free
     /// memory. (`checks` offers this promise as an oracle, `surely_fits`.)
     ///
@@ -362,6 +362,7 @@ impl<O: OomHandler> Talc<O> {
             let bin = bins.trailing_zeros() as usize & (BIN_COUNT - 1);
             // The bit is set: the bin holds a chunk.
             let mut c = self.heads[bin];
+            let mut looked = false;
             loop {
                 #[cfg(feature = "counters")]
                 {
@@ -393,16 +394,19 @@ impl<O: OomHandler> Talc<O> {
                         }
                         return block.add(WORD);
                     }
-                    // One chunk per bin, but for the last size bin, which
-                    // has no upper bound: its chunks may be far apart, so it
-                    // is walked whole. Only a request of that bin's sizes
-                    // itself gets past its first chunk (any chunk there
-                    // holds a smaller one), and its chunks are huge: at most
-                    // one look per 1 MiB of free memory (2 MiB on 64-bit
-                    // targets).
-                    if bin != LAST_SIZE_BIN {
+                    // Two chunks per bin (the first may be a little too
+                    // small: a second look finds most fits behind it, and
+                    // costs a chunk-sized hole less where it does), but for
+                    // the last size bin, which has no upper bound: its
+                    // chunks may be far apart, so it is walked whole. Only a
+                    // request of that bin's sizes itself gets past its first
+                    // chunk (any chunk there holds a smaller one), and its
+                    // chunks are huge: at most one look per 1 MiB of free
+                    // memory (2 MiB on 64-bit targets).
+                    if looked && bin != LAST_SIZE_BIN {
                         break;
                     }
+                    looked = true;
                     c = link(c.add(NEXT));
                     if c.is_null() {
                         break;

@@ -11,7 +11,7 @@ use crate::chunk::{
     self, chunk_size, get, link, linked_bin, FREE, GRAIN, MIN_CHUNK, NEXT, PREV, PREV_FREE, WORD,
 };
 use crate::span::Span;
-use crate::talc::heap_ptr;
+use crate::talc::{heap_ptr, sentinel_of};
 use crate::{OomHandler, Talc};
 use core::alloc::Layout;
 use core::ptr::{null, null_mut, NonNull};
@@ -157,7 +157,8 @@ impl<O: OomHandler> Talc<O> {
     /// after every operation would be too slow; under Miri, 64 bytes each).
     fn check_fresh(&self) {
         let last = self.get_last_heap_acme();
-        let (from, to) = (self.fresh.saturating_add(3 * WORD), last.addr().wrapping_sub(2 * WORD));
+        let (from, to) =
+            (self.fresh.saturating_add(3 * WORD), sentinel_of(last.addr()).wrapping_sub(WORD));
         if last.is_null() || from >= to {
             return;
         }
@@ -187,7 +188,7 @@ impl<O: OomHandler> Talc<O> {
         let (base, acme) = heap.get_base_acme().expect("talcum checks: empty heap");
         ensure!(
             self.heaps,
-            base.addr() % GRAIN == WORD && acme.addr() % GRAIN == 0,
+            base.addr() % GRAIN == WORD && acme.addr() % WORD == 0,
             "talcum checks: heap {heap:?} not aligned to chunk boundaries"
         );
         let mut at = base;
@@ -212,8 +213,8 @@ impl<O: OomHandler> Talc<O> {
                 if size == 0 {
                     ensure_eq!(
                         self.heaps,
-                        at.addr() + WORD,
-                        acme.addr(),
+                        at.addr(),
+                        sentinel_of(acme.addr()),
                         "talcum checks: a chunk of size 0 below the heap's top: not its sentinel"
                     );
                     return free_chunks;
@@ -256,7 +257,7 @@ impl<O: OomHandler> Talc<O> {
     /// heap's free top goes to its size's bin when another heap becomes
     /// last); else its size's.
     fn bin_expected(&self, at: *mut u8, size: usize) -> usize {
-        if at.addr() + size + WORD == self.get_last_heap_acme().addr() {
+        if at.addr() + size == sentinel_of(self.get_last_heap_acme().addr()) {
             TOP_BIN
         } else {
             bin_of(size)
@@ -321,7 +322,7 @@ impl<O: OomHandler> Talc<O> {
     /// head by following the back links.
     unsafe fn check_listed(&self, heap: Span, limit: usize) {
         let mut at = heap.base();
-        while at.addr() + WORD != heap.acme().addr() {
+        while at.addr() != sentinel_of(heap.acme().addr()) {
             // SAFETY: the heap walk above proved this tiling.
             let word = unsafe { get(at) };
             let size = chunk::size_of(word);
@@ -504,7 +505,7 @@ impl<O: OomHandler> Talc<O> {
             let fits = below.checked_add(need).is_some_and(|n| n <= acme - base);
             let bin = bin_of(acme - base);
             // The top bin and the last size bin are looked at whole.
-            let top = acme + WORD == last_top;
+            let top = acme == sentinel_of(last_top);
             let whole = top || bin == LAST_SIZE_BIN;
             any |= whole && fits || bin > bin_of(sure) && !top;
         });
@@ -517,7 +518,7 @@ impl<O: OomHandler> Talc<O> {
     pub fn for_each_free_chunk(&self, mut f: impl FnMut(Span)) {
         for &heap in self.heaps.all() {
             let mut at = heap.base();
-            while at.addr() + WORD != heap.acme().addr() {
+            while at.addr() != sentinel_of(heap.acme().addr()) {
                 // SAFETY: `check` proved this tiling after the last operation.
                 let word = unsafe { get(at) };
                 let next = at.wrapping_add(chunk::size_of(word));

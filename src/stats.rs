@@ -16,8 +16,8 @@
 //! [`export_stats!`](crate::export_stats) exports both to JavaScript.
 
 use crate::bins::{LAST_SIZE_BIN, TOP_BIN};
-use crate::chunk::{self, get, link, FREE, GRAIN, NEXT, WORD};
-use crate::talc::heap_ptr;
+use crate::chunk::{self, get, link, FREE, GRAIN, NEXT};
+use crate::talc::{heap_ptr, sentinel_of};
 use crate::{OomHandler, Span, Talc};
 
 /// The layout version of [`Stats`], its first field. A reader checks it;
@@ -263,7 +263,7 @@ pub enum ChunkState {
     Free = 0,
     /// An allocated chunk: a live block with its header (and any rounding).
     Allocated = 1,
-    /// The allocator's own: a heap's one-word sentinel.
+    /// The allocator's own: a heap's sentinel (one word, or two when the heap ends a word past two words).
     Allocator = 2,
 }
 
@@ -363,9 +363,10 @@ impl<O: OomHandler> Talc<O> {
                 let word = unsafe { get(heap_ptr(at)) };
                 let (size, state) = if word & FREE != 0 {
                     (chunk::size_of(word), ChunkState::Free)
-                } else if at + WORD == acme {
-                    // The sentinel (its header says size 0).
-                    (WORD, ChunkState::Allocator)
+                } else if at == sentinel_of(acme) {
+                    // The sentinel (its header says size 0), with the word
+                    // above it if the heap ends a word past a grain.
+                    (acme - at, ChunkState::Allocator)
                 } else {
                     (chunk::size_of(word), ChunkState::Allocated)
                 };
@@ -444,6 +445,7 @@ macro_rules! export_stats {
 mod tests {
     use super::*;
     use crate::bins::bin_of;
+    use crate::chunk::WORD;
 
     /// Sizes (bytes) from two grains up: every one to `2^16` grains, then
     /// a few about every power of two up to the largest.

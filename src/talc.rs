@@ -83,8 +83,8 @@ pub struct Talc<O: OomHandler> {
     /// heap an OOM handler may grow upward.
     last_top: *mut u8,
     /// Memory of the last heap known to hold zeros: every byte from
-    /// `fresh + 3 * WORD` up to the free top's last word (`last_top - 2 *
-    /// WORD`) is zero. Pages fresh from the OOM handler arrive zeroed, and
+    /// `fresh + 3 * WORD` up to the free top's last word (the word below the
+    /// sentinel, `sentinel_of(last_top) - WORD`) is zero. Pages fresh from the OOM handler arrive zeroed, and
     /// only the free top reaches into them; a block cut from it moves this
     /// up past the block, so `malloc_zeroed` clears only what lies below.
     /// At or past `last_top`: nothing is known.
@@ -161,7 +161,8 @@ impl<O: OomHandler> Talc<O> {
         // The free top of the last heap (under its sentinel) is kept apart,
         // for when nothing else fits: see `bins`.
         let above = c.wrapping_add(size);
-        let bin = if above.wrapping_add(WORD) == self.last_top { TOP_BIN } else { bin_of(size) };
+        let bin =
+            if above.addr() == sentinel_of(self.last_top.addr()) { TOP_BIN } else { bin_of(size) };
         // SAFETY: the caller hands over the chunk and the header above it;
         // a listed chunk's links are valid.
         unsafe {
@@ -254,17 +255,17 @@ impl<O: OomHandler> Talc<O> {
     }
 
     /// Makes `[c, c + room)` the allocated chunk of a block that needs
-    /// `need` bytes (a chunk size), keeping the `PREV_FREE` flag of the word
-    /// at `c`: the rest goes back to the bins when it can stand as a chunk,
-    /// else stays in the block.
+    /// `need` bytes (a chunk size), its header flagged `prev_free` (0 or
+    /// `PREV_FREE`): the rest goes back to the bins when it can stand as a
+    /// chunk, else stays in the block.
     ///
     /// # Safety
     /// `[c, c + room)` must be unused heap memory (in no list) of at least
-    /// `need` bytes below an allocated chunk's header, with `PREV_FREE` at
-    /// `c` true if the chunk below is free (else it is made free, flagging
+    /// `need` bytes below an allocated chunk's header; `prev_free` must be
+    /// `PREV_FREE` if the chunk below is free (else it is made free, flagging
     /// `c`, right after).
     #[inline]
-    unsafe fn occupy(&mut self, c: *mut u8, mut room: usize, need: usize) {
+    unsafe fn occupy(&mut self, c: *mut u8, mut room: usize, need: usize, prev_free: usize) {
         // SAFETY: per the contract: the tail lies in `[c, c + room)`, above
         // an allocated chunk (this one) and below an allocated header.
         unsafe {
@@ -275,7 +276,7 @@ impl<O: OomHandler> Talc<O> {
                 let end = c.add(room);
                 set(end, get(end) & !PREV_FREE);
             }
-            set(c, room | get(c) & PREV_FREE);
+            set(c, room | prev_free);
         }
         // The block may reach into memory known to be zero: not now.
         let end = c.addr() + room;
@@ -385,10 +386,11 @@ impl<O: OomHandler> Talc<O> {
                     if below + need <= size {
                         self.unlink(c);
                         let block = c.add(below);
-                        // The word at `c` is a free chunk's header: no
-                        // `PREV_FREE`. At `block`, past it, the flag read
-                        // may be anything, and is set by the `file` below.
-                        self.occupy(block, size - below, need);
+                        // Below the block: an allocated chunk (`c` was
+                        // free), or the free chunk filed below, which sets
+                        // the flag. (The word at `block` past `c` may never
+                        // have been written: it is not read.)
+                        self.occupy(block, size - below, need, 0);
                         if below != 0 {
                             self.file(c, below);
                         }
@@ -433,7 +435,9 @@ impl<O: OomHandler> Talc<O> {
         // If the block was cut from the last heap's free top where zeros are
         // known: below `fresh_was + 3 words` it may hold old bytes; above,
         // zeros, but for the free top's last word if the block took it.
-        let dirty_end = if self.fresh_was == 0 || end > self.last_top.addr() {
+        // (No last heap: nothing is known; `sentinel_of` wraps for null.)
+        let top_sentinel = sentinel_of(self.last_top.addr());
+        let dirty_end = if self.fresh_was == 0 || end > top_sentinel || self.last_top.is_null() {
             end
         } else {
             self.fresh_was.saturating_add(3 * WORD).clamp(start, end)
@@ -441,7 +445,7 @@ impl<O: OomHandler> Talc<O> {
         // SAFETY: the block is ours, `layout.size()` bytes from `ptr`.
         unsafe {
             ptr.as_ptr().write_bytes(0, dirty_end - start);
-            let last_word = self.last_top.addr().wrapping_sub(2 * WORD);
+            let last_word = top_sentinel.wrapping_sub(WORD);
             if (dirty_end..end).contains(&last_word) {
                 ptr.as_ptr().add(last_word - start).write_bytes(0, WORD.min(end - last_word));
             }
@@ -491,7 +495,8 @@ impl<O: OomHandler> Talc<O> {
         // would overflow past `isize::MAX`, so compare first.)
         // SAFETY: `ptr` is live: its header, and the chunk above, are valid.
         unsafe {
-            let have = chunk::size_of(get(c));
+            let head = get(c);
+            let have = chunk::size_of(head);
             let above = c.add(have);
             let above_head = get(above);
             let mut room = have;
@@ -504,7 +509,7 @@ impl<O: OomHandler> Talc<O> {
             if room != have {
                 self.unlink(above);
             }
-            self.occupy(c, room, chunk_size(new_size));
+            self.occupy(c, room, chunk_size(new_size), head & PREV_FREE);
         }
         true
     }
@@ -664,7 +669,8 @@ impl<O: OomHandler> Talc<O> {
             let above_head = get(acme);
             let reach =
                 if above_head & FREE != 0 { acme.add(chunk::size_of(above_head)) } else { acme };
-            (reach.wrapping_add(WORD) == self.last_top).then(|| acme.addr() - ptr.as_ptr().addr())
+            (reach.addr() == sentinel_of(self.last_top.addr()))
+                .then(|| acme.addr() - ptr.as_ptr().addr())
         }
     }
 
@@ -672,10 +678,10 @@ impl<O: OomHandler> Talc<O> {
 
     /// Forgets every heap and allocation, then makes `arena` the first heap.
     ///
-    /// Returns the heap: `arena` shrunk inward to where chunks can start and
-    /// end (a word past a grain boundary, and a grain boundary: two words),
-    /// and lifted off address 0; or `Err(())`, with no heap, when that is
-    /// too small for a free chunk of four words and the sentinel. After an
+    /// Returns the heap: `arena` shrunk inward to words, its base to where a
+    /// chunk can start (a word past a grain boundary, two words) and lifted
+    /// off address 0; or `Err(())`, with no heap, when that is too small for
+    /// a free chunk of four words and the sentinel. After an
     /// `Err` the `Talc` has no memory, as from [`new`](Talc::new): an OOM
     /// handler that grows memory starts afresh.
     ///
@@ -716,7 +722,7 @@ impl<O: OomHandler> Talc<O> {
     /// `Talc` uses it.
     pub unsafe fn claim(&mut self, memory: Span) -> Result<Span, ()> {
         let heap = heap_span(memory);
-        if heap.size() < MIN_CHUNK + WORD {
+        if !holds_a_chunk(heap) {
             return Err(());
         }
         // SAFETY: the heap is ours, aligned as chunks need, off address 0
@@ -727,12 +733,9 @@ impl<O: OomHandler> Talc<O> {
     }
 
     /// Makes the fresh memory `[base, acme)` part of the heaps: the new top
-    /// of the heap ending at `top` when `base` is `top` (or a word above it:
-    /// the word between was the heap's, left out when its end was rounded
-    /// down to a grain), else a heap of its
-    /// own (from `base` lifted to a word past a grain boundary), which
-    /// becomes the arena if there is none yet. The memory ends at `acme`
-    /// rounded down to a grain, which is returned.
+    /// of the heap ending at `top` when `base == top`, else a heap of its own
+    /// (from `base` lifted to a word past a grain boundary), which becomes
+    /// the arena if there is none yet. Returns `acme`.
     ///
     /// Every access to the memory goes through the provenance exposed here
     /// and by earlier calls (see [`heap_ptr`]): `base`'s covers the new
@@ -743,9 +746,9 @@ impl<O: OomHandler> Talc<O> {
     /// `[base, acme)` must be word aligned, off address 0 (so never equal to
     /// a null `top`), valid and unused as for [`claim`](Talc::claim), with
     /// `base`'s provenance, and hold at least `MIN_CHUNK` bytes from `top` to
-    /// `acme` rounded down when it extends a heap, else `MIN_CHUNK + WORD`
-    /// from `base` lifted to `acme` rounded down; `top` must be a heap's
-    /// acme, or null.
+    /// `acme` when it extends a heap, else a free chunk and the sentinel
+    /// ([`holds_a_chunk`] of its [`heap_span`]); `top` must be a heap's acme,
+    /// or null.
     pub(crate) unsafe fn add_memory(
         &mut self,
         top: *mut u8,
@@ -754,14 +757,12 @@ impl<O: OomHandler> Talc<O> {
         zeroed: bool,
     ) -> *mut u8 {
         debug_assert!(!base.is_null());
-        // Memory that starts where a heap's top is, or a word above it
-        // (the heap's end was rounded down to a grain), extends it.
-        let extends = !top.is_null() && base.addr() & !(GRAIN - 1) == top.addr();
+        let extends = base == top;
         // Freeing finds a block's header by address (see `chunk_of`), and an
         // extension writes across the old top: all through exposed provenance.
         base.expose_provenance();
-        let acme = heap_ptr::<u8>(acme.addr() & !(GRAIN - 1));
-        let base = heap_ptr::<u8>(if extends { top.addr() } else { first_chunk(base.addr()) });
+        let acme = heap_ptr::<u8>(acme.addr());
+        let base = heap_ptr::<u8>(if extends { base.addr() } else { first_chunk(base.addr()) });
         // A new heap is the last one; an extended one stays last if it was.
         // Set first, so that its free top goes to the top bin.
         let old_last = self.last_top;
@@ -786,17 +787,17 @@ impl<O: OomHandler> Talc<O> {
                 // bin holds the last heap's free top alone. Releasing the
                 // former heap's sentinel (a chunk of size 0) merges it with
                 // that free chunk, which is filed anew.
-                let former = old_last.sub(WORD);
+                let former = heap_ptr::<u8>(sentinel_of(old_last.addr()));
                 if get(former) & PREV_FREE != 0 {
                     self.release(former);
                 }
             }
-            let sentinel = acme.sub(WORD);
+            let sentinel = heap_ptr::<u8>(sentinel_of(acme.addr()));
             set(sentinel, 0);
             // The new chunk: from the old sentinel (keeping its flag, so that
             // a free chunk below merges), or the new heap's base.
             let (c, old_top) = if extends {
-                let old_sentinel = top.sub(WORD);
+                let old_sentinel = heap_ptr::<u8>(sentinel_of(top.addr()));
                 let below_free = get(old_sentinel) & PREV_FREE;
                 let old_top = if below_free != 0 { get(old_sentinel.sub(WORD)) } else { 0 };
                 set(old_sentinel, (sentinel.addr() - old_sentinel.addr()) | below_free);
@@ -813,8 +814,8 @@ impl<O: OomHandler> Talc<O> {
                 // The old free top's footer and the old sentinel are inside
                 // the new free top now, past its first three words: zero
                 // them, as `fresh` may promise.
-                set(top.sub(2 * WORD), 0);
-                set(top.sub(WORD), 0);
+                set(c.sub(WORD), 0);
+                set(c, 0);
             }
         }
         if extends {
@@ -841,19 +842,20 @@ impl<O: OomHandler> Talc<O> {
     }
 
     /// Lays out the top of a heap: `[free_base, acme)` becomes a free chunk
-    /// below a one-word sentinel at `acme - WORD`; or, when that is too small
-    /// for a chunk, just the sentinel at `free_base`. Returns the heap's new
-    /// acme.
+    /// below the sentinel (at `sentinel_of(acme)`); or, when that is too
+    /// small for a chunk, just the sentinel at `free_base`. Returns the
+    /// heap's new acme.
     ///
     /// # Safety
     /// `[free_base, acme)` must be unused heap memory of at least one word,
-    /// `free_base` a word past a grain boundary, `acme` on one, above an
-    /// allocated chunk (or at the heap's base).
+    /// `free_base` a word past a grain boundary, `acme` word aligned, above
+    /// an allocated chunk (or at the heap's base).
     unsafe fn set_top(&mut self, free_base: *mut u8, acme: *mut u8) -> *mut u8 {
+        let sentinel = sentinel_of(acme.addr());
         // SAFETY: the caller hands over the region.
         unsafe {
-            if acme.addr() - free_base.addr() >= MIN_CHUNK + WORD {
-                let sentinel = acme.sub(WORD);
+            if sentinel - free_base.addr() >= MIN_CHUNK {
+                let sentinel = free_base.with_addr(sentinel);
                 set(sentinel, 0);
                 self.file(free_base, sentinel.addr() - free_base.addr());
                 acme
@@ -870,7 +872,7 @@ impl<O: OomHandler> Talc<O> {
     /// # Safety
     /// A heap of this `Talc` must end at `acme`.
     pub(crate) unsafe fn free_top(acme: *mut u8) -> *mut u8 {
-        let sentinel = heap_ptr::<u8>(acme.addr() - WORD);
+        let sentinel = heap_ptr::<u8>(sentinel_of(acme.addr()));
         // SAFETY: a heap ends with its sentinel, whose header says whether a
         // free chunk, with its footer, lies below it.
         unsafe {
@@ -890,7 +892,7 @@ impl<O: OomHandler> Talc<O> {
         // SAFETY: forwarded; a free top below the sentinel is a free chunk.
         unsafe {
             let top = Self::free_top(acme);
-            if top.addr() != acme.addr() - WORD {
+            if top.addr() != sentinel_of(acme.addr()) {
                 self.unlink(top);
             }
             top
@@ -909,7 +911,7 @@ impl<O: OomHandler> Talc<O> {
         if heap.is_empty() {
             return heap;
         }
-        let new_acme = new_heap.acme().addr() & !(GRAIN - 1);
+        let new_acme = new_heap.acme().addr() & !(WORD - 1);
         // Less than a chunk's worth of new memory cannot stand as a chunk.
         if new_acme < heap.acme().addr().saturating_add(MIN_CHUNK) {
             return heap;
@@ -958,8 +960,7 @@ impl<O: OomHandler> Talc<O> {
                 self.heaps.remove(heap);
                 return Span::empty();
             }
-            let acme = (want.acme().addr() & !(GRAIN - 1))
-                .clamp(free_base.addr() + WORD, heap.acme().addr());
+            let acme = want.acme().addr().clamp(free_base.addr() + WORD, heap.acme().addr());
             let acme = free_base.with_addr(acme);
             // The last heap's new free top goes to the top bin: its acme first.
             let last = heap.acme() == self.last_top;
@@ -1034,7 +1035,8 @@ impl<O: OomHandler> Talc<O> {
         if self.arena.is_empty() {
             return Span::empty();
         }
-        self.arena.truncate(0, WORD)
+        let acme = self.arena.acme();
+        Span::new(self.arena.base(), acme.with_addr(sentinel_of(acme.addr())))
     }
 
     /// The part of `heap` that holds allocations: [`truncate`](Talc::truncate)
@@ -1082,6 +1084,23 @@ pub(crate) fn heap_ptr<T>(addr: usize) -> *mut T {
     core::ptr::with_exposed_provenance_mut(addr)
 }
 
+/// Where the sentinel of a heap that ends at `acme` (word aligned) lies: at
+/// the last chunk boundary (a word past a grain) a word or two below it. (A
+/// heap whose end is a word past a grain keeps that last word unused: it
+/// may be extended only by memory that starts at its end.) Wraps for a
+/// null `acme` (no heap): no chunk lies there.
+#[inline(always)]
+pub(crate) const fn sentinel_of(acme: usize) -> usize {
+    (acme & !(GRAIN - 1)).wrapping_sub(WORD)
+}
+
+/// Whether `heap` (from [`heap_span`]) holds a free chunk and its sentinel.
+pub(crate) fn holds_a_chunk(heap: Span) -> bool {
+    // `sentinel_of` does not wrap: the acme is past `MIN_CHUNK + WORD`.
+    heap.size() >= MIN_CHUNK + WORD
+        && sentinel_of(heap.acme().addr()) - heap.base().addr() >= MIN_CHUNK
+}
+
 /// Where the first chunk of memory from `base` (word aligned) starts: a
 /// word past a grain boundary.
 #[inline(always)]
@@ -1091,15 +1110,14 @@ const fn first_chunk(base: usize) -> usize {
 
 /// The heap that `claim` makes of `memory`: its first chunk's header a word
 /// past a grain boundary (and off address 0: a free chunk there would read
-/// as a null list link), its end on a grain boundary. Empty when nothing is
-/// left.
+/// as a null list link), its end word aligned. Empty when nothing is left.
 pub(crate) fn heap_span(memory: Span) -> Span {
     // Rounding up past the top of the address space leaves nothing.
     let Some(base) = memory.base().addr().checked_next_multiple_of(WORD) else {
         return Span::empty();
     };
     let base = first_chunk(base);
-    let acme = memory.acme().addr() & !(GRAIN - 1);
+    let acme = memory.acme().addr() & !(WORD - 1);
     if acme <= base {
         return Span::empty();
     }

@@ -25,7 +25,7 @@
 
 use core::alloc::Layout;
 
-use crate::chunk::{chunk_size, GRAIN, MIN_CHUNK, WORD};
+use crate::chunk::{chunk_size, GRAIN, WORD};
 use crate::memory::{LinearMemory, WasmMemory, WASM_PAGE_SIZE as PAGE};
 use crate::{OomHandler, Talc};
 
@@ -122,7 +122,7 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
         if let Some(initial) = talc.oom_handler.memory.take_initial() {
             let heap = crate::talc::heap_span(initial);
             if let Some((base, acme)) = heap.get_base_acme() {
-                if heap.size() >= MIN_CHUNK + WORD {
+                if crate::talc::holds_a_chunk(heap) {
                     // SAFETY: the memory is ours alone (`LinearMemory`'s
                     // contract), word aligned, off address 0, big enough.
                     unsafe { talc.add_memory(core::ptr::null_mut(), base, acme, true) };
@@ -170,11 +170,10 @@ unsafe impl<M: LinearMemory> OomHandler for WasmHandler<M> {
 }
 
 /// Whether memory from `at` on extends the heap that ends at `top` (null
-/// for none): it starts there, or a word above, where a heap's end was
-/// rounded down to two words (`Talc::add_memory` takes that word along).
+/// for none): it starts there.
 #[inline]
 fn joins(top: *mut u8, at: usize) -> bool {
-    !top.is_null() && top.addr() == at & !(GRAIN - 1)
+    !top.is_null() && top.addr() == at
 }
 
 #[cfg(test)]

@@ -117,8 +117,8 @@ unsafe impl LinearMemory for Recorded<'_> {
 /// Whether a region from `base` to `acme` holds `layout` as a heap of its
 /// own: its first chunk a word past two, the block's chunk (its size and a
 /// header word, rounded up to two words, at least four) at its first
-/// aligned place, and the one-word sentinel below `acme` rounded down to
-/// two words.
+/// aligned place, and the one-word sentinel (at the last place a chunk can
+/// start, a word or two below `acme`).
 fn region_holds(base: usize, acme: usize, layout: Layout) -> bool {
     let grain = 2 * WORD;
     let first = base | WORD;
@@ -127,7 +127,8 @@ fn region_holds(base: usize, acme: usize, layout: Layout) -> bool {
         below += layout.align();
     }
     let chunk = (layout.size() + WORD).next_multiple_of(grain).max(4 * WORD);
-    first + below + chunk + WORD <= acme & !(grain - 1)
+    // The sentinel lies at the last chunk boundary a word or two below `acme`.
+    first + below + chunk <= (acme & !(grain - 1)) - WORD
 }
 
 // ---------------------------------------------------------------------------
@@ -931,10 +932,9 @@ fn the_top_bin_through_init_on_oom_truncate_extend_claim_and_init() {
         talc.free(y, l(20_000, 8));
         // Remove the last heap: no last heap.
         // The heap `claim` made of `b`: its chunks start a word past two
-        // words, and it ends on two.
-        let (bb, ba) = (b.span().base(), b.span().acme());
-        let b_heap =
-            Span::new(bb.with_addr(bb.addr() | WORD), ba.with_addr(ba.addr() & !(2 * WORD - 1)));
+        // words.
+        let bb = b.span().base();
+        let b_heap = Span::new(bb.with_addr(bb.addr() | WORD), b.span().acme());
         assert_eq!(talc.truncate(b_heap, Span::empty()), Span::empty());
         assert!(talc.get_last_heap_acme().is_null());
         let z = talc.malloc(l(a_top - 2 * WORD, 8)).unwrap();

@@ -49,11 +49,6 @@ fn first_chunk(addr: usize) -> usize {
     addr | WORD
 }
 
-/// Where a heap that memory ends at `addr` ends: on two words.
-fn grain_down(addr: usize) -> usize {
-    addr & !(2 * WORD - 1)
-}
-
 #[test]
 fn first_growth_makes_the_arena_then_growth_extends_it() {
     let sim = SimMemory::new(64, 1);
@@ -63,16 +58,16 @@ fn first_growth_makes_the_arena_then_growth_extends_it() {
     // One page: a byte fits in it.
     assert_eq!((sim.grows.get(), sim.grown_pages.get()), (1, 1));
     let arena = talc.get_arena();
-    // A heap's chunks start a word past two words, and it ends on two.
+    // A heap's chunks start a word past two words.
     assert_eq!(arena.base().addr(), first_chunk(sim.page_addr(1)));
-    assert_eq!(arena.acme().addr(), grain_down(sim.page_addr(1) + PAGE));
+    assert_eq!(arena.acme().addr(), sim.page_addr(1) + PAGE);
     assert_eq!(talc.get_last_heap_acme(), arena.acme());
 
     let big = layout(5 * PAGE, 8);
     let blocks: Vec<_> = (0..6).map(|_| alloc(&mut talc, &sim, big)).collect();
     // Every step extended the one heap.
     assert_eq!(talc.get_last_heap_acme(), talc.get_arena().acme());
-    assert_eq!(talc.get_arena().acme().addr(), grain_down(sim.end_addr()));
+    assert_eq!(talc.get_arena().acme().addr(), sim.end_addr());
     let grows = sim.grows.get();
     // SAFETY: each block is live with its layout.
     unsafe {
@@ -145,7 +140,7 @@ fn the_initial_memory_serves_before_anything_grows() {
     assert_eq!(sim.grows.get(), 0, "grew memory while the initial memory had room");
     assert!(sim.gap_taken.get());
     let arena = talc.get_arena();
-    assert_eq!(arena.acme().addr(), grain_down(sim.page_addr(2)));
+    assert_eq!(arena.acme().addr(), sim.page_addr(2));
     assert!(arena.base().addr() >= sim.page_addr(2) - gap);
     for b in &blocks {
         assert!(arena.contains(b.as_ptr()));
@@ -154,7 +149,7 @@ fn the_initial_memory_serves_before_anything_grows() {
     let big = layout(3 * PAGE, 8);
     let p = alloc(&mut talc, &sim, big);
     assert_eq!(sim.grows.get(), 1);
-    assert_eq!(talc.get_arena().acme().addr(), grain_down(sim.end_addr()));
+    assert_eq!(talc.get_arena().acme().addr(), sim.end_addr());
     // SAFETY: each block is live with its layout.
     unsafe {
         talc.free(p, big);
@@ -194,7 +189,7 @@ fn initial_memory_too_small_or_not_at_the_end() {
     let p = alloc(&mut talc, &sim, small);
     assert_eq!(sim.grows.get(), 0);
     let arena = talc.get_arena();
-    assert_eq!(arena.acme().addr(), grain_down(sim.page_addr(1)));
+    assert_eq!(arena.acme().addr(), sim.page_addr(1));
     let big = layout(PAGE, 8);
     let q = alloc(&mut talc, &sim, big);
     assert_eq!(sim.grows.get(), 1);
@@ -223,10 +218,10 @@ fn foreign_growth_between_size_and_grow_makes_a_separate_heap() {
     let top = talc.get_last_heap_acme();
     assert_ne!(top, arena.acme());
     assert!(b.as_ptr().addr() >= sim.page_addr(4), "the new heap lies above the foreign pages");
-    assert_eq!(top.addr(), grain_down(sim.end_addr()));
+    assert_eq!(top.addr(), sim.end_addr());
     // Growth goes on from the new heap.
     let c = alloc(&mut talc, &sim, big);
-    assert_eq!(talc.get_last_heap_acme().addr(), grain_down(sim.end_addr()));
+    assert_eq!(talc.get_last_heap_acme().addr(), sim.end_addr());
     // The free top of the new heap and the new pages made one chunk.
     let next = b.as_ptr().addr() + (3 * PAGE + WORD).next_multiple_of(2 * WORD);
     assert_eq!(c.as_ptr().addr(), next, "growth extends the new heap");
@@ -293,11 +288,7 @@ fn memory_reaching_the_top_of_the_address_space() {
     }
     assert_eq!(sim.pages(), 8);
     let arena = talc.get_arena();
-    assert_eq!(
-        arena.acme().addr(),
-        grain_down(sim.span().acme().addr() - WORD),
-        "the heap stops a word short (and ends on two words)"
-    );
+    assert_eq!(arena.acme().addr(), sim.span().acme().addr() - WORD, "the heap stops a word short");
     for &p in &blocks {
         assert!(p.as_ptr().addr() + l.size() <= arena.acme().addr());
     }
@@ -381,7 +372,7 @@ fn claim_and_growth() {
     let b = alloc(&mut talc, &sim, big);
     let grown = talc.get_last_heap_acme();
     assert!(grown != heap.acme() && grown != talc.get_arena().acme());
-    assert_eq!(grown.addr(), grain_down(sim.end_addr()));
+    assert_eq!(grown.addr(), sim.end_addr());
     // SAFETY: live blocks with their layouts.
     unsafe {
         talc.free(a, layout(100, 8));

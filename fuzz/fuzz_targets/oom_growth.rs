@@ -787,7 +787,7 @@ fn truncate(run: &mut Run<Growth<'_>>, input: &mut Input) {
 }
 
 /// `init` anew: over our own pages (up to the memory's end or not), over
-/// the outside buffer, or over a span too small for the metadata.
+/// the outside buffer, or over a span near the smallest heap (refused when too small).
 fn init(run: &mut Run<Growth<'_>>, input: &mut Input) {
     let h = &mut run.hooks;
     let out = outside();

@@ -30,7 +30,8 @@ use std::sync::OnceLock;
 use talcum::{ErrOnOom, Span, Talc};
 use talcum_fuzz::{
     check_alloc_fit, check_counters, check_resize_fit, count_ops, fit, grain_down, heap_span_of,
-    layout, max_size, trace, truncated_acme, Input, Memory, Model, HEAP_MIN, KIB, MAX_OPS, MIN_CHUNK, WORD,
+    layout, max_size, trace, truncated_acme, Input, Memory, Model, HEAP_MIN, KIB, MAX_OPS,
+    MIN_CHUNK, WORD,
 };
 
 const BUFFERS: usize = 4;
@@ -452,10 +453,7 @@ fn run(data: &[u8]) {
                         Some((b, a)) => Span::new(b, a.wrapping_sub(WORD)),
                         None => Span::empty(),
                     };
-                    assert_eq!(
-                        allocatable, expect,
-                        "get_allocatable_span of the arena {arena:?}"
-                    );
+                    assert_eq!(allocatable, expect, "get_allocatable_span of the arena {arena:?}");
                     for b in &st.model.blocks {
                         if arena.contains(b.ptr) {
                             assert!(

@@ -85,8 +85,8 @@ use talcum::{
 };
 use talcum_fuzz::{
     check_alloc_fit, check_counters, check_resize_fit, check_sentinel, check_zero, count_ops,
-    fill_sentinel, fit, fits_chunk, grain_down, grow_pages, heap_span_of, layout, max_size, trace, truncated_acme,
-    Fit, Input, Memory, Model, HEAP_MIN, KIB, MAX_OPS, MIB, MIN_CHUNK, WORD,
+    fill_sentinel, fit, fits_chunk, grain_down, grow_pages, heap_span_of, layout, max_size, trace,
+    truncated_acme, Fit, Input, Memory, Model, HEAP_MIN, KIB, MAX_OPS, MIB, MIN_CHUNK, WORD,
 };
 
 /// The lengths of the spans of `init`'s smallest kind: below this, shrunk

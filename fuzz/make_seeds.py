@@ -233,7 +233,7 @@ write(
 write(
     "heaps",
     "reinit",
-    h_init(3, 5, 300) + h_init(3, 7, 50000) + h_malloc(100) + h_claim(2, 0, 2048) + h_malloc(1500)
+    h_init(3, 5, 40) + h_init(3, 7, 50000) + h_malloc(100) + h_claim(2, 0, 2048) + h_malloc(1500)
     + h_init(2, 4096, 10000) + h_malloc(64) + h_truncate(0, False, 100000) + H_CHECK,
 )
 
@@ -299,6 +299,7 @@ def o_truncate(i, to_empty, cut=0):
 
 
 def o_init_tiny(off, n):
+    """init over n % TINY_SPAN bytes of the outside buffer (near the smallest heap)."""
     return bytes([12, 0]) + u16(off) + u16(n)
 
 
@@ -316,7 +317,12 @@ def o_init_outside(off, n):
 
 
 def o_claim(guard, off, n=None):
-    """claim from guarded range `guard`, to its end (n None) or n bytes."""
+    """claim from guarded range `guard`, to its end (n None) or n bytes.
+
+    Ranges are numbered as they were guarded: the outside buffer first, then
+    the bytes of each grown region outside its heap (the first word of a
+    region that became a heap of its own), memory given back or abandoned.
+    """
     tail = bytes([1]) if n is None else bytes([0]) + span_len(n)
     return bytes([13, guard]) + u32(off) + tail
 
@@ -367,9 +373,9 @@ write(
     o_mode(64, initial=2)
     + o_malloc(100) + o_malloc(0, 8, large=100000) + o_free(1) + o_truncate_last(False, 70000)
     + o_malloc(0, 8, large=60000) + o_truncate_last(True) + o_malloc(4000)
-    + o_claim(1, 8) + o_malloc(30000) + o_init_top(150000) + o_malloc(0, 8, large=120000)
+    + o_claim(2, 8) + o_malloc(30000) + o_init_top(150000) + o_malloc(0, 8, large=120000)
     + o_foreign(1) + o_malloc(0, 8, large=10000) + o_truncate(0, True)
-    + o_init_tiny(10, 300) + o_malloc(5000) + o_init_outside(0, 100000) + o_malloc(0, 8, large=70000)
+    + o_init_tiny(10, 30) + o_malloc(5000) + o_init_outside(0, 100000) + o_malloc(0, 8, large=70000)
     + o_init_top_part(64, 8192) + o_malloc(100) + o_malloc(70000 - 65536, 8, large=70000 - 65536)
     + O_CHECK + O_FREE_ALL,
 )

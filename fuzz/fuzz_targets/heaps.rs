@@ -7,6 +7,13 @@
 //! never given, or was taken back by `truncate`/`init`), and the sentinels
 //! must survive. `truncate` must never cut an allocation: all live blocks of
 //! the heap lie under `get_allocated_span`, survive, and stay in the heap.
+//! Every heap change is checked against the layout exactly: `init`/`claim`
+//! give the span shrunk inward to chunk boundaries (a word past a grain, a
+//! grain) or refuse it when less than a free chunk and the sentinel is left
+//! (the arena needs no more: no metadata lives in a heap); `extend` takes
+//! the new acme rounded down to a grain when that adds a chunk's worth;
+//! `truncate` stops at the wanted acme rounded down to a grain, or at the
+//! free top's base and sentinel when less than a chunk would be left.
 //! The counters must agree with the heaps and the blocks. The free-chunk
 //! oracles (`talcum_fuzz::fit`, over every heap): `malloc` must succeed when
 //! a free chunk surely fits its layout (`Talc::surely_fits`, as
@@ -22,19 +29,15 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use talcum::{ErrOnOom, Span, Talc};
 use talcum_fuzz::{
-    check_alloc_fit, check_counters, check_resize_fit, count_ops, fit, layout, max_size, trace,
-    Input, Memory, Model, KIB, MAX_OPS,
+    check_alloc_fit, check_counters, check_resize_fit, count_ops, fit, grain_down, heap_span_of,
+    layout, max_size, trace, truncated_acme, Input, Memory, Model, HEAP_MIN, KIB, MAX_OPS,
+    MIN_CHUNK, WORD,
 };
 
 const BUFFERS: usize = 4;
 const BUF_SIZE: usize = 256 * KIB;
 /// Stays below the 64 heaps that the `checks` feature can follow.
 const MAX_HEAPS: usize = 40;
-const WORD: usize = core::mem::size_of::<usize>();
-/// `init`/the first `claim` needs the metadata (65 words) plus a free chunk
-/// and the sentinel (4 words); a later `claim` needs four words.
-const ARENA_MIN: usize = (65 + 4) * WORD;
-const HEAP_MIN: usize = 4 * WORD;
 
 struct Buffers {
     mem: Vec<Memory>,
@@ -80,14 +83,6 @@ fn base(s: Span) -> usize {
 
 fn acme(s: Span) -> usize {
     s.get_base_acme().map_or(0, |(_, a)| a as usize)
-}
-
-fn align_up(a: usize) -> usize {
-    (a + WORD - 1) & !(WORD - 1)
-}
-
-fn align_down(a: usize) -> usize {
-    a & !(WORD - 1)
 }
 
 struct State {
@@ -241,24 +236,13 @@ fn run(data: &[u8]) {
                     st.model.forget_all();
                     let result = st.talc.init(span);
                     trace!("init({}) -> {:?}", loc_span(span), result.map(loc_span));
-                    let usable =
-                        align_down(m.addr() + off + len).saturating_sub(align_up(m.addr() + off));
                     match result {
                         Ok(heap) => {
                             check_new_heap(heap, span, "init");
-                            assert!(
-                                usable >= ARENA_MIN,
-                                "init accepted {usable} usable bytes, less than the metadata"
-                            );
                             mark_dirty(buf, heap);
                             st.heaps.push(Heap { buf, span: heap });
                         }
-                        Err(()) => {
-                            assert!(
-                                usable < ARENA_MIN,
-                                "init refused {span:?} ({usable} usable bytes)"
-                            );
-                        }
+                        Err(()) => check_refused(span, "init"),
                     }
                     st.check_arena();
                 }
@@ -271,28 +255,15 @@ fn run(data: &[u8]) {
                     let m = &bufs.mem[buf];
                     let at = m.addr() + off;
                     let span = Span::from_base_size(m.base.add(off), len.min(hi - at));
-                    let is_arena = st.talc.get_arena().is_empty();
-                    let usable = align_down(acme(span).max(at)).saturating_sub(align_up(at));
                     let result = st.talc.claim(span);
                     trace!("claim({}) -> {:?}", loc_span(span), result.map(loc_span));
                     match result {
                         Ok(heap) => {
                             check_new_heap(heap, span, "claim");
-                            let min = if is_arena { ARENA_MIN } else { HEAP_MIN };
-                            assert!(
-                                usable >= min,
-                                "claim accepted {usable} usable bytes (arena: {is_arena})"
-                            );
                             mark_dirty(buf, heap);
                             st.heaps.push(Heap { buf, span: heap });
                         }
-                        Err(()) => {
-                            let min = if is_arena { ARENA_MIN } else { HEAP_MIN };
-                            assert!(
-                                usable < min,
-                                "claim refused {span:?} ({usable} usable bytes, arena: {is_arena})"
-                            );
-                        }
+                        Err(()) => check_refused(span, "claim"),
                     }
                     st.check_arena();
                 }
@@ -327,10 +298,11 @@ fn run(data: &[u8]) {
                         base(heap),
                         "extend moved the heap's base: {heap:?} -> {new:?}"
                     );
-                    // Growth by less than three words (too little to stand as
-                    // a free chunk) leaves the heap as it was.
-                    let expect = if align_down(want) >= acme(heap) + 3 * WORD {
-                        align_down(want)
+                    // The new acme is `want` rounded down to a grain; growth by
+                    // less than a chunk (too little to stand as a free chunk)
+                    // leaves the heap as it was.
+                    let expect = if grain_down(want) >= acme(heap) + MIN_CHUNK {
+                        grain_down(want)
                     } else {
                         acme(heap)
                     };
@@ -370,6 +342,10 @@ fn run(data: &[u8]) {
                         loc_span(want),
                         loc_span(new)
                     );
+                    assert!(
+                        !had_blocks || top > base(heap),
+                        "truncate: heap {heap:?} holds blocks, but nothing is allocated in it"
+                    );
                     if new.is_empty() {
                         assert!(
                             to_empty && !is_arena && !had_blocks,
@@ -383,19 +359,12 @@ fn run(data: &[u8]) {
                             "truncate to nothing kept an empty heap: {heap:?} -> {new:?}"
                         );
                         assert_eq!(base(new), base(heap), "truncate moved the heap's base");
-                        assert!(
-                            acme(new) <= acme(heap),
-                            "truncate grew the heap: {heap:?} -> {new:?}"
-                        );
-                        assert!(
-                            acme(new) >= top + WORD,
-                            "truncate cut into allocations: {heap:?} -> {new:?}, allocated up to {top:#x}"
-                        );
-                        let asked = if to_empty { 0 } else { align_down(acme(want)) };
-                        let floor = asked.max(top + WORD).min(acme(heap));
-                        assert!(
-                            acme(new) == floor || acme(new) == top + WORD,
-                            "truncate({heap:?}, {want:?}) returned {new:?}; expected acme {floor:#x} (allocations up to {top:#x})"
+                        let asked = if to_empty { 0 } else { acme(want) };
+                        let expect = truncated_acme(acme(heap), asked, top);
+                        assert_eq!(
+                            acme(new),
+                            expect,
+                            "truncate({heap:?}, {want:?}) returned {new:?} (allocations up to {top:#x})"
                         );
                         st.heaps[h].span = new;
                         fill_sentinel(acme(new), acme(heap));
@@ -479,6 +448,12 @@ fn run(data: &[u8]) {
                         arena.contains_span(allocatable),
                         "get_allocatable_span {allocatable:?} outside the arena {arena:?}"
                     );
+                    // All of the arena but its sentinel word.
+                    let expect = match arena.get_base_acme() {
+                        Some((b, a)) => Span::new(b, a.wrapping_sub(WORD)),
+                        None => Span::empty(),
+                    };
+                    assert_eq!(allocatable, expect, "get_allocatable_span of the arena {arena:?}");
                     for b in &st.model.blocks {
                         if arena.contains(b.ptr) {
                             assert!(
@@ -502,7 +477,7 @@ fn run(data: &[u8]) {
             st.talc.free(NonNull::new_unchecked(b.ptr), b.layout());
         }
         // With no allocations, every heap but the arena can be removed, and
-        // the arena truncated down to its metadata.
+        // the arena truncated down to its sentinel word (no metadata).
         let arena = st.talc.get_arena();
         for h in std::mem::take(&mut st.heaps) {
             if h.span == arena {
@@ -516,8 +491,8 @@ fn run(data: &[u8]) {
         if let Some(h) = st.heaps.first().copied() {
             let new = st.talc.truncate(h.span, Span::empty());
             assert!(
-                acme(new) - base(new) <= ARENA_MIN,
-                "the empty arena {:?} truncated only to {new:?}",
+                base(new) == base(h.span) && acme(new) == base(h.span) + WORD,
+                "the empty arena {:?} truncated to {new:?}, not to its sentinel",
                 h.span
             );
             fill_sentinel(acme(new), acme(h.span));
@@ -560,12 +535,24 @@ fn heap_len(input: &mut Input) -> usize {
     }
 }
 
-/// A new heap from `init`/`claim` is the given span aligned inward to words.
+/// A new heap from `init`/`claim` is the given span shrunk inward to chunk
+/// boundaries (`heap_span_of`), which then holds a chunk and the sentinel.
 fn check_new_heap(heap: Span, given: Span, what: &str) {
     assert!(
         given.contains_span(heap),
         "{what}: heap {heap:?} is outside the span given, {given:?}"
     );
-    assert_eq!(base(heap), align_up(base(given)), "{what}: heap {heap:?} from {given:?}");
-    assert_eq!(acme(heap), align_down(acme(given)), "{what}: heap {heap:?} from {given:?}");
+    let Some((b, a)) = heap_span_of(given.base() as usize, given.acme() as usize) else {
+        panic!("{what}: accepted {given:?}, which leaves less than {HEAP_MIN} bytes: {heap:?}")
+    };
+    assert_eq!((base(heap), acme(heap)), (b, a), "{what}: heap {heap:?} from {given:?}");
+}
+
+/// `init`/`claim` refused `given`: it must leave less than a free chunk and
+/// the sentinel once shrunk inward.
+fn check_refused(given: Span, what: &str) {
+    assert!(
+        heap_span_of(given.base() as usize, given.acme() as usize).is_none(),
+        "{what}: refused {given:?}, which leaves {HEAP_MIN} bytes or more"
+    );
 }

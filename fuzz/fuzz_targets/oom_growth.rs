@@ -10,15 +10,21 @@
 //! measured the free top it counts toward the request), refuse the next
 //! growth once, move the memory's maximum, `truncate` a heap (mostly the
 //! last one), `init` the allocator anew (over our own pages, ending where
-//! memory ends or not, over a buffer outside the memory, or over a span too
-//! small for the metadata, which fails and leaves no heap) and `claim`
+//! memory ends or not, over a buffer outside the memory, or over a span near
+//! the smallest heap, a free chunk and the sentinel, which fails and leaves
+//! no heap when too small) and `claim`
 //! memory that was given back. The harness follows every heap: after each
 //! request it takes the regions grown (recorded by `Watched`, which forwards
 //! to `&SimMemory`'s own `LinearMemory`): the first extends the last heap
 //! exactly when it starts where that heap ends; a second one (after someone
 //! else's pages came between) may extend the first or stand alone, as the
-//! heap count says. It compares its heaps with `get_arena`,
-//! `get_last_heap_acme` and the counters.
+//! heap count says. A region that extends a heap moves its acme to the
+//! region's end rounded down to a grain; one that stands alone is a heap
+//! from a word past its base (chunks start a word past a grain) to its end
+//! rounded down, and the bytes of the region outside that heap are guarded
+//! like memory given back. It compares its heaps with `get_arena`,
+//! `get_last_heap_acme` and the counters, and `init`, `claim` and
+//! `truncate` with the layout's rules exactly (as in the `heaps` target).
 //!
 //! Checks, besides the block model (every block patterned and verified, in
 //! a heap, on no foreign page, overlapping no other):
@@ -32,24 +38,32 @@
 //!   lay above the block up to the last heap's end (then the handler may
 //!   extend the heap under it);
 //! * growth per request: at most once, once more if someone else grew
-//!   pages just before ours (the new pages then cannot join the last heap),
-//!   and never more pages each than the layout's documented bound;
+//!   pages just before ours (the new pages then cannot join the last heap);
+//!   a malloc grows exactly the pages `WasmHandler` sizes (`grow_pages`: the
+//!   chunk, the alignment's padding and three words, less the free top that
+//!   the pages join, counted for at most half) the first time and the full
+//!   count the second; a realloc's first growth is sized the same way (for
+//!   what the block lacks, when it ends at the top of the last heap and the
+//!   pages would join that heap), and no growth is more than the full count;
 //! * a failed request is explained: the growth was refused (`refuse_next`),
-//!   or the pages left below the maximum cannot hold the layout's bound;
+//!   or the pages left below the maximum are fewer than the growth asked;
 //! * foreign pages keep their pattern (`sim.check_foreign`); memory given
 //!   back by `truncate` or abandoned by `init`, and the outside buffer, keep
 //!   theirs; the page above the memory's end stays zero;
 //! * `truncate` never cuts an allocation, and removes only an empty heap
 //!   other than the arena;
 //! * after everything is freed (on request, and at the end), every heap is
-//!   one free chunk again (growth steps merged); at the end, a request for
-//!   all of the largest never grows memory, and succeeds when a free chunk
-//!   surely fits it (an exact fit is sure only as the last heap's free top:
-//!   otherwise the chunk may lie too deep in its bin for the search).
+//!   one free chunk from its base to its sentinel (growth steps merged), or
+//!   only the sentinel; at the end, a request for all of the largest never
+//!   grows memory, and succeeds when a free chunk surely fits it (an exact
+//!   fit is sure only as the last heap's free top or in the last size bin:
+//!   otherwise the search looks at one chunk of the bin, maybe another).
 //!
 //! Mode 1 (`InitOnOom`): `Talc::new(InitOnOom::new(span))` over part of a
-//! host buffer: the first request claims the span, and succeeds if the span
-//! holds the layout's bound; nothing outside the span is touched; from then
+//! host buffer: the first request claims the span, and succeeds exactly when
+//! the heap made of it holds the layout (its one free chunk is the last
+//! heap's free top, which the search always looks at); nothing outside the
+//! span is touched; from then
 //! on requests behave as with `ErrOnOom` (those that surely fit succeed,
 //! and only those that fit can).
 
@@ -71,16 +85,14 @@ use talcum::{
 };
 use talcum_fuzz::{
     check_alloc_fit, check_counters, check_resize_fit, check_sentinel, check_zero, count_ops,
-    fill_sentinel, fit, layout, max_size, trace, Fit, Input, Memory, Model, KIB, MAX_OPS, MIB,
-    WORD,
+    fill_sentinel, fit, fits_chunk, grain_down, grow_pages, heap_span_of, layout, max_size, trace,
+    truncated_acme, Fit, Input, Memory, Model, HEAP_MIN, KIB, MAX_OPS, MIB, MIN_CHUNK, WORD,
 };
 
-/// The arena's metadata: a tag and 64 bin heads.
-const META: usize = 65 * WORD;
-/// The smallest arena (metadata, a free chunk of three words, the sentinel)
-/// and the smallest other heap.
-const ARENA_MIN: usize = META + 4 * WORD;
-const HEAP_MIN: usize = 4 * WORD;
+/// The lengths of the spans of `init`'s smallest kind: below this, shrunk
+/// inward, a span may or may not hold the smallest heap (the rounding of its
+/// ends loses up to four words less two bytes).
+const TINY_SPAN: usize = HEAP_MIN + 4 * WORD;
 /// Stays below the 256 heaps that the `checks` feature can follow: no event
 /// that may start new heaps happens past this many.
 const MAX_HEAPS: usize = 48;
@@ -104,7 +116,7 @@ type Handler<'a> = WasmHandler<Watched<'a>>;
 /// one request may be contiguous, and either form one heap or two).
 struct Watched<'a> {
     sim: &'a SimMemory,
-    grown: &'a RefCell<Vec<Span>>,
+    grown: &'a RefCell<Vec<(Span, usize)>>,
 }
 
 // SAFETY: every call forwards to `&SimMemory`'s implementation, whose
@@ -117,7 +129,7 @@ unsafe impl LinearMemory for Watched<'_> {
     fn grow(&mut self, pages: usize) -> Option<Span> {
         let mut sim = self.sim;
         let region = sim.grow(pages)?;
-        self.grown.borrow_mut().push(region);
+        self.grown.borrow_mut().push((region, pages));
         Some(region)
     }
 }
@@ -159,27 +171,11 @@ fn last_acme<O: OomHandler>(talc: &Talc<O>) -> usize {
     talc.get_last_heap_acme() as usize
 }
 
-fn align_up(a: usize) -> usize {
-    a.next_multiple_of(WORD)
-}
-
-fn align_down(a: usize) -> usize {
-    a & !(WORD - 1)
-}
-
-/// The bytes of `[from, from + len)` that a heap can use: word aligned inward.
-fn usable(from: usize, len: usize) -> usize {
-    align_down(from + len).saturating_sub(align_up(from))
-}
-
-/// An upper bound of the bytes a fresh region needs for `l`, from the
-/// `OomHandler` contract: a chunk of `max(size, 2 words)` rounded up to a
-/// word plus `max(align, 1 word)`, one word of the sentinel, the metadata,
-/// and (slack) a word of rounding and the word lost at the top of the
-/// address space. The handler never needs more pages than this covers, so
-/// growth can fail only when fewer are left.
-fn region_bound(l: Layout) -> u128 {
-    (l.size().max(2 * WORD) + l.align().max(WORD)) as u128 + (4 * WORD + META) as u128
+/// The most pages one growth for `l` asks for: `WasmHandler`'s count with
+/// nothing of the free top reused (every growth for a realloc, which may ask
+/// for what the block lacks, a smaller layout, asks no more).
+fn full_pages(l: Layout) -> u128 {
+    grow_pages(l, 0)
 }
 
 /// A heap, claim or init length: tiny (to hit the size limits), small, or
@@ -192,14 +188,17 @@ fn span_len(input: &mut Input) -> usize {
     }
 }
 
-/// A heap from `init`/`claim` is the span given, aligned inward to words.
+/// A heap from `init`/`claim` is the span given, shrunk inward to chunk
+/// boundaries (`heap_span_of`), which then holds a chunk and the sentinel.
 fn check_new_heap(heap: Span, given: Span, what: &str) {
     assert!(
         given.contains_span(heap),
         "{what}: heap {heap:?} is outside the span given, {given:?}"
     );
-    assert_eq!(base(heap), align_up(base(given)), "{what}: heap {heap:?} from {given:?}");
-    assert_eq!(acme(heap), align_down(acme(given)), "{what}: heap {heap:?} from {given:?}");
+    let Some((b, a)) = heap_span_of(given.base() as usize, given.acme() as usize) else {
+        panic!("{what}: accepted {given:?}, which leaves less than {HEAP_MIN} bytes: {heap:?}")
+    };
+    assert_eq!((base(heap), acme(heap)), (b, a), "{what}: heap {heap:?} from {given:?}");
 }
 
 /// Memory that the allocator must not touch, holding the `GUARDED` pattern.
@@ -302,8 +301,8 @@ fn run(data: &[u8]) {
 
 struct Growth<'a> {
     sim: &'a SimMemory,
-    /// The regions grown during the current request.
-    grown: &'a RefCell<Vec<Span>>,
+    /// The regions grown during the current request, with their pages.
+    grown: &'a RefCell<Vec<(Span, usize)>>,
     cap: usize,
     /// The memory's end plays the top of the address space.
     top: bool,
@@ -319,6 +318,10 @@ struct GrowthSnap {
     refuse: bool,
     /// Where the last heap ended (0: none).
     last: usize,
+    /// Whether memory ended where the last heap does (the handler's growth
+    /// would extend it), and where that heap's free top began then.
+    joins: bool,
+    free_top: usize,
 }
 
 fn run_growth(mode: u8, input: &mut Input) -> u64 {
@@ -351,20 +354,16 @@ fn run_growth(mode: u8, input: &mut Input) -> u64 {
     // Everything is free: each heap is one free chunk (`check_merged`), so
     // a free chunk holds a request for all of the largest. It is served
     // without growth when a free chunk surely fits it (an exact fit does
-    // only as the last heap's free top); else `Talc::malloc` promises no
-    // more than that it may fail (its chunk may lie deep in a bin), but it
-    // must not grow memory, which is now at its maximum.
+    // only as the last heap's free top, or in the last size bin, which the
+    // search walks whole); else `Talc::malloc` promises no more than that it
+    // may fail (the search looks at one chunk of the bin, maybe another),
+    // but it must not grow memory, which is now at its maximum.
     sim.max.set(sim.pages());
-    if let Some((i, &largest)) = run
-        .hooks
-        .heaps
-        .iter()
-        .enumerate()
-        .max_by_key(|(i, s)| s.size() - if *i == 0 { META } else { 0 })
-    {
-        let room = largest.size() - if i == 0 { META } else { 0 };
-        if room >= 3 * WORD {
-            let l = layout(room - 2 * WORD, WORD);
+    if let Some(&largest) = run.hooks.heaps.iter().max_by_key(|s| s.size()) {
+        // Its free chunk is all of it but the sentinel; the block's chunk
+        // adds its header word.
+        if largest.size() >= HEAP_MIN {
+            let l = layout(largest.size() - 2 * WORD, WORD);
             let fit = fit(&run.talc, l);
             assert!(fit.any, "after freeing everything, no free chunk holds heap {largest:?}");
             let grows = sim.grows.get();
@@ -458,17 +457,23 @@ impl Growth<'_> {
         let Some(mut new_heaps) = count.checked_sub(self.heaps.len()) else {
             panic!("{what}: {count} heaps after growth, {} before", self.heaps.len())
         };
-        for (k, &r) in regions.iter().enumerate() {
+        for (k, &(r, _)) in regions.iter().enumerate() {
             let (lo, hi) = (base(r), acme(r));
             assert!(
                 !self.sim.overlaps_foreign(lo, hi - lo),
                 "{what}: the grown region {r:?} overlaps a foreign page"
             );
-            let contiguous = last_i.is_some_and(|i| acme(self.heaps[i]) == lo);
+            // Memory extends a heap that ends where it starts (or a word
+            // below: a heap's end is rounded down to a grain).
+            let contiguous = last_i.is_some_and(|i| acme(self.heaps[i]) == grain_down(lo));
+            // The heap ends at the region's end rounded down to a grain (a
+            // word short at the top of the address space); the bytes of the
+            // region outside the heap are nobody's.
+            let end = grain_down(hi);
             match last_i {
                 Some(i) if contiguous && (k == 0 || new_heaps < regions.len() - k) => {
                     trace!("  grown {r:?} extends heap {i}");
-                    self.heaps[i] = self.span(base(self.heaps[i]), hi);
+                    self.heaps[i] = self.span(base(self.heaps[i]), end);
                 }
                 _ => {
                     trace!("  grown {r:?} becomes heap {}", self.heaps.len());
@@ -479,15 +484,21 @@ impl Growth<'_> {
                         regions.len()
                     );
                     new_heaps -= 1;
-                    self.heaps.push(self.span(lo, hi));
+                    let Some((b, a)) = heap_span_of(lo, hi) else {
+                        panic!("{what}: the grown region {r:?} is too small for a heap")
+                    };
+                    assert_eq!(a, end);
+                    self.guards.guard(lo, b);
+                    self.heaps.push(self.span(b, a));
                     last_i = Some(self.heaps.len() - 1);
                 }
             }
+            self.guards.guard(end, hi);
         }
         assert_eq!(
             new_heaps,
             0,
-            "{what}: {count} heaps after growing {regions:?}, which can make {} (the first \
+            "{what}: {count} heaps after growing {regions:x?}, which can make {} (the first \
              region, if it starts where the last heap ends, extends it)",
             self.heaps.len()
         );
@@ -509,18 +520,34 @@ impl<'a> Hooks for Growth<'a> {
 
     fn before(&self, talc: &Talc<Self::O>) -> GrowthSnap {
         self.grown.borrow_mut().clear();
+        let last = last_acme(talc);
+        // `LinearMemory::end`: 0 once memory reaches the top of the address
+        // space (no growth can extend a heap there).
+        let end = LinearMemory::end(&self.sim);
+        let joins = last != 0 && last == grain_down(end);
+        let free_top = match self.heaps.iter().find(|&&h| acme(h) == last) {
+            // SAFETY: `h` is a heap of this Talc, as it now is.
+            Some(&h) if last != 0 => match unsafe { talc.get_allocated_span(h) }.get_base_acme() {
+                Some((_, a)) => a as usize,
+                None => base(h),
+            },
+            _ => last,
+        };
         GrowthSnap {
             pages: self.sim.pages(),
             grows: self.sim.grows.get(),
             grown_pages: self.sim.grown_pages.get(),
             refuse: self.sim.refuse_next.get(),
-            last: last_acme(talc),
+            last,
+            joins,
+            free_top,
         }
     }
 
     fn after(&mut self, talc: &Talc<Self::O>, snap: GrowthSnap, req: Request, what: &str) {
         let sim = self.sim;
         let pages = sim.pages();
+        let regions: Vec<usize> = self.grown.borrow().iter().map(|&(_, n)| n).collect();
         self.absorb(talc, snap.last, what);
         let l = req.layout;
         let grows = sim.grows.get() - snap.grows;
@@ -558,17 +585,49 @@ impl<'a> Hooks for Growth<'a> {
             "{what}: memory grew {grows} times for {l:?} (succeeded: {ok}, foreign pages between: \
              {foreign_between})"
         );
-        let per_growth = region_bound(l).div_ceil(PAGE as u128);
-        assert!(
-            grown as u128 <= grows as u128 * per_growth,
-            "{what}: grew {grown} pages in {grows} steps for {l:?}, more than {per_growth} a step"
-        );
+        assert_eq!(regions.len(), grows, "{what}: growths recorded");
+        assert_eq!(regions.iter().sum::<usize>(), grown, "{what}: pages recorded");
+        // The first growth: what the handler sizes for the request, less the
+        // free top of the last heap if memory ends where that heap does. A
+        // realloc of the block at the top of that heap asks first for what
+        // the block lacks above its own chunk (the free top counts), but at
+        // least half its new size, as a layout of the word's alignment.
+        let reused = if snap.joins { snap.last - snap.free_top } else { 0 };
+        let first = match req.old {
+            Some(old) if req.at_top && snap.joins => {
+                // (When it grows, the block cannot grow in place: the new
+                // size is more than `own`.)
+                let own = snap.free_top - old as usize;
+                let size = req.layout.size();
+                grow_pages(layout(size.saturating_sub(own).max(size / 2), WORD), reused)
+            }
+            _ => grow_pages(l, reused),
+        };
+        // A later growth (once the first region stood apart) asks for all
+        // of the request; a realloc's may ask for what the block lacks.
+        let full = full_pages(l);
+        for (k, &n) in regions.iter().enumerate() {
+            if k == 0 {
+                assert_eq!(
+                    n as u128, first,
+                    "{what}: grew {n} pages for {l:?} (reused: {reused} bytes of the free top)"
+                );
+            } else if req.old.is_none() {
+                assert_eq!(n as u128, full, "{what}: grew {n} pages for {l:?} the second time");
+            } else {
+                assert!(n as u128 <= full, "{what}: grew {n} pages for {l:?}, more than {full}");
+            }
+        }
         if !ok {
+            // The growth that failed asked for `first` pages, or (after one
+            // that succeeded) the full count, or less for a realloc.
             let refused = snap.refuse && !sim.refuse_next.get();
             let room = sim.max.get().saturating_sub(pages);
+            let asked = if grows == 0 { first } else { full };
             assert!(
-                refused || (room as u128) * (PAGE as u128) < region_bound(l),
-                "{what}: {l:?} failed, not refused, with {room} pages left below the maximum"
+                refused || (room as u128) < asked,
+                "{what}: {l:?} failed, not refused, with {room} pages left below the maximum \
+                 (the growth asks for {asked})"
             );
         }
     }
@@ -701,17 +760,12 @@ fn truncate(run: &mut Run<Growth<'_>>, input: &mut Input) {
             "truncate to nothing kept an empty heap: {heap:?} -> {new:?}"
         );
         assert_eq!(base(new), base(heap), "truncate moved the heap's base");
-        assert!(acme(new) <= acme(heap), "truncate grew the heap: {heap:?} -> {new:?}");
-        assert!(
-            acme(new) >= top + WORD,
-            "truncate cut into allocations: {heap:?} -> {new:?}, allocated up to {top:#x}"
-        );
-        let asked = if to_empty { 0 } else { align_down(acme(want)) };
-        let floor = asked.max(top + WORD).min(acme(heap));
-        assert!(
-            acme(new) == floor || acme(new) == top + WORD,
-            "truncate({heap:?}, {want:?}) returned {new:?}; expected acme {floor:#x} (allocations \
-             up to {top:#x})"
+        let asked = if to_empty { 0 } else { acme(want) };
+        let expect = truncated_acme(acme(heap), asked, top);
+        assert_eq!(
+            acme(new),
+            expect,
+            "truncate({heap:?}, {want:?}) returned {new:?} (allocations up to {top:#x})"
         );
         h.heaps[i] = new;
         h.guards.guard(acme(new), acme(heap));
@@ -733,7 +787,7 @@ fn truncate(run: &mut Run<Growth<'_>>, input: &mut Input) {
 }
 
 /// `init` anew: over our own pages (up to the memory's end or not), over
-/// the outside buffer, or over a span too small for the metadata.
+/// the outside buffer, or over a span near the smallest heap (refused when too small).
 fn init(run: &mut Run<Growth<'_>>, input: &mut Input) {
     let h = &mut run.hooks;
     let out = outside();
@@ -741,8 +795,8 @@ fn init(run: &mut Run<Growth<'_>>, input: &mut Input) {
     let top_run = h.top_run();
     let (from, to) = match (kind, top_run) {
         (0, _) => {
-            let from = out.addr() + input.u16() as usize % (OUT_SIZE - ARENA_MIN);
-            (from, from + input.u16() as usize % ARENA_MIN)
+            let from = out.addr() + input.u16() as usize % (OUT_SIZE - TINY_SPAN);
+            (from, from + input.u16() as usize % TINY_SPAN)
         }
         (1, Some((lo, hi))) => (lo + input.u32() as usize % (hi - lo), hi),
         (2, Some((lo, hi))) => {
@@ -768,17 +822,18 @@ fn init(run: &mut Run<Growth<'_>>, input: &mut Input) {
     // their blocks never to be used again) or the outside buffer.
     let result = unsafe { run.talc.init(span) };
     trace!("init({span:?}) -> {result:?}");
-    let n = usable(from, to - from);
     match result {
         Ok(heap) => {
             check_new_heap(heap, span, "init");
-            assert!(n >= ARENA_MIN, "init accepted {n} usable bytes, less than the metadata");
             h.guards.unguard(base(heap), acme(heap));
             h.heaps.push(heap);
             assert_eq!(last_acme(&run.talc), acme(heap), "init: the last heap's acme");
         }
         Err(()) => {
-            assert!(n < ARENA_MIN, "init refused {span:?} ({n} usable bytes)");
+            assert!(
+                heap_span_of(from, to).is_none(),
+                "init refused {span:?}, which leaves {HEAP_MIN} bytes or more"
+            );
             assert_eq!(last_acme(&run.talc), 0, "a failed init left a last heap");
         }
     }
@@ -795,24 +850,23 @@ fn claim(run: &mut Run<Growth<'_>>, input: &mut Input) {
     let from = lo + input.u32() as usize % (hi - lo);
     let to = if input.bool() { hi } else { from + span_len(input).min(hi - from) };
     let span = h.span(from, to);
-    let is_arena = h.heaps.is_empty();
     if h.in_outside(from) {
         OUT_DIRTY.store(true, Ordering::Relaxed);
     }
     // SAFETY: guarded memory is ours and in no heap.
     let result = unsafe { run.talc.claim(span) };
     trace!("claim({span:?}) -> {result:?}");
-    let n = usable(from, to - from);
-    let min = if is_arena { ARENA_MIN } else { HEAP_MIN };
     match result {
         Ok(heap) => {
             check_new_heap(heap, span, "claim");
-            assert!(n >= min, "claim accepted {n} usable bytes (arena: {is_arena})");
             h.guards.unguard(base(heap), acme(heap));
             h.heaps.push(heap);
             assert_eq!(last_acme(&run.talc), acme(heap), "claim: the last heap's acme");
         }
-        Err(()) => assert!(n < min, "claim refused {span:?} ({n} usable bytes, arena: {is_arena})"),
+        Err(()) => assert!(
+            heap_span_of(from, to).is_none(),
+            "claim refused {span:?}, which leaves {HEAP_MIN} bytes or more"
+        ),
     }
 }
 
@@ -865,17 +919,24 @@ impl Hooks for InitMode {
                 Some(old) => check_resize_fit(req.fit, old, req.result, l, what),
             }
         } else {
-            // The first request (a malloc: no block exists before it).
-            let n = usable(self.lo, self.hi - self.lo);
-            assert!(
-                ok || (n as u128) < region_bound(l),
-                "{what}: the first request {l:?} failed although the span has {n} usable bytes"
-            );
+            // The first request (a malloc: no block exists before it). The
+            // handler claims the span: the heap is one free chunk, the last
+            // heap's free top, which the search looks at whole.
+            let heap = heap_span_of(self.lo, self.hi);
+            let holds = heap.is_some_and(|(b, a)| fits_chunk(b, a - WORD, l));
             assert_eq!(
-                talc.get_arena().is_empty(),
-                n < ARENA_MIN,
-                "{what}: the span of {n} usable bytes gave the arena {:?}",
-                talc.get_arena()
+                ok, holds,
+                "{what}: the first request {l:?} succeeded: {ok}, over the heap {heap:x?} of \
+                 the span {:#x}..{:#x}",
+                self.lo, self.hi
+            );
+            let arena = talc.get_arena();
+            assert_eq!(
+                arena.get_base_acme().map(|(b, a)| (b as usize, a as usize)),
+                heap,
+                "{what}: the span {:#x}..{:#x} gave the arena {arena:?}",
+                self.lo,
+                self.hi
             );
         }
         if ok {
@@ -926,17 +987,21 @@ unsafe fn free_all<H: Hooks>(run: &mut Run<H>, what: &str) {
 }
 
 /// With no allocation left, every heap must be one free chunk from its base
-/// (above the metadata, in the arena) to its sentinel, or no free chunk at
-/// all when nothing lies between.
+/// to its sentinel, or no free chunk at all when the heap is its sentinel
+/// alone (a heap truncated to nothing that could not be removed).
 fn check_merged<H: Hooks>(run: &Run<H>, what: &str) {
     let heaps = run.hooks.heaps(&run.talc);
     let mut chunks = Vec::new();
     run.talc.for_each_free_chunk(|c| chunks.push((base(c), acme(c))));
     let mut matched = 0;
     for (i, &h) in heaps.iter().enumerate() {
-        let lo = base(h) + if i == 0 { META } else { 0 };
+        let lo = base(h);
         let hi = acme(h) - WORD;
         let inside: Vec<_> = chunks.iter().filter(|&&(a, _)| base(h) <= a && a < acme(h)).collect();
+        assert!(
+            hi == lo || hi - lo >= MIN_CHUNK,
+            "{what}: heap {i} {h:?} can hold neither a free chunk nor its sentinel alone"
+        );
         if hi > lo {
             assert_eq!(
                 inside,

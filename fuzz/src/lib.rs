@@ -658,6 +658,96 @@ impl Model {
 /// The machine word.
 pub const WORD: usize = std::mem::size_of::<usize>();
 
+// ---------------------------------------------------------------------------
+// The chunk layout, as the harness models it (src/chunk.rs, src/talc.rs)
+//
+// Every chunk starts with a header word; sizes are multiples of the grain
+// (two words); chunks start one word past a grain boundary, so payloads are
+// grain aligned; a heap ends with a one-word sentinel. No metadata lives in
+// a heap: the bin heads are in the `Talc`.
+
+/// Chunk sizes are multiples of this, and payloads are aligned to it.
+pub const GRAIN: usize = 2 * WORD;
+/// The smallest chunk: a header, two list links and a footer.
+pub const MIN_CHUNK: usize = 4 * WORD;
+/// The smallest heap `init`/`claim` accept, once shrunk inward: a free
+/// chunk and the sentinel. The arena needs no more than any other heap.
+pub const HEAP_MIN: usize = MIN_CHUNK + WORD;
+
+/// `a` rounded down to a grain boundary.
+pub fn grain_down(a: usize) -> usize {
+    a - a % GRAIN
+}
+
+/// The chunk a block of `size` bytes (at most `isize::MAX`) takes: its
+/// payload and the header word, rounded up to a grain, and never less than
+/// `MIN_CHUNK`.
+pub fn chunk_size(size: usize) -> usize {
+    (size + WORD).next_multiple_of(GRAIN).max(MIN_CHUNK)
+}
+
+/// The heap that `init`/`claim` make of the memory `[from, to)`, as
+/// `(base, acme)`: the base rounded up to a word and then to a word past a
+/// grain boundary, the acme rounded down to a grain. `None` exactly when
+/// they refuse it: less than [`HEAP_MIN`] bytes are left.
+pub fn heap_span_of(from: usize, to: usize) -> Option<(usize, usize)> {
+    let word = from.checked_next_multiple_of(WORD)?;
+    let base = if word % GRAIN == WORD { word } else { word.checked_add(WORD)? };
+    let acme = grain_down(to);
+    (acme >= base && acme - base >= HEAP_MIN).then_some((base, acme))
+}
+
+/// Whether the free chunk `[base, acme)` holds `l` as `Talc`'s search
+/// places it: at the lowest address where the payload (a word past the
+/// block's chunk) is aligned and the room left below the chunk is either
+/// nothing or enough for a free chunk of its own, with the block's whole
+/// chunk ([`chunk_size`]) ending at or below `acme`. (Trying further up
+/// would not help: the chunk needed is the same.)
+pub fn fits_chunk(base: usize, acme: usize, l: Layout) -> bool {
+    let Some(mut payload) = (base + WORD).checked_next_multiple_of(l.align()) else {
+        return false;
+    };
+    loop {
+        let below = payload - WORD - base;
+        if below == 0 || below >= MIN_CHUNK {
+            break;
+        }
+        match payload.checked_add(l.align()) {
+            Some(p) => payload = p,
+            None => return false,
+        }
+    }
+    (payload - WORD).checked_add(chunk_size(l.size())).is_some_and(|end| end <= acme)
+}
+
+/// Where `truncate` must end a heap that ends at `old_acme` and whose free
+/// top begins at `top` (its base, if nothing is allocated), when it does not
+/// remove it: at the wanted acme (0 for an empty span) rounded down to a
+/// grain, kept between a word above the free top (its sentinel) and the old
+/// acme; if that leaves room above the free top for less than a free chunk
+/// and the sentinel, the sentinel goes right at the free top.
+pub fn truncated_acme(old_acme: usize, want_acme: usize, top: usize) -> usize {
+    let at = grain_down(want_acme).clamp(top + WORD, old_acme);
+    if at - top >= HEAP_MIN {
+        at
+    } else {
+        top + WORD
+    }
+}
+
+/// The pages `WasmHandler` asks `memory.grow` for, for `l`, when `reused`
+/// bytes of the last heap's free top will join them (src/wasm.rs): the
+/// block's chunk, the padding an alignment past a grain may need below it
+/// (the alignment and a grain), and three words (the word lost before the
+/// first chunk, the sentinel, and the word lost at the top of the address
+/// space), less the reused bytes, which count for at most half of it.
+pub fn grow_pages(l: Layout, reused: usize) -> u128 {
+    let pad = if l.align() > GRAIN { l.align() + GRAIN } else { 0 };
+    let bytes = chunk_size(l.size()) as u128 + pad as u128 + 3 * WORD as u128;
+    let grow = bytes - (reused as u128).min(bytes / 2);
+    grow.div_ceil(talcum::WASM_PAGE_SIZE as u128).max(talcum::MIN_GROW_PAGES as u128)
+}
+
 /// What the free chunks of a `Talc` offer a layout, read just before a
 /// request (feature `checks`). The search looks at only a few chunks per
 /// bin, so `malloc` promises less than "whenever a chunk fits" (see
@@ -670,9 +760,9 @@ pub struct Fit {
     pub any: bool,
     /// A free chunk surely holds it (`Talc::surely_fits`: a chunk in a size
     /// bin above the one of the request's chunk size plus its alignment's
-    /// padding, or the last heap's free top if it holds the layout): the
-    /// strong direction. Then the request must succeed without the OOM
-    /// handler, so without growing memory.
+    /// padding, or one that holds the layout and is the last heap's free top
+    /// or lies in the last size bin): the strong direction. Then the request
+    /// must succeed without the OOM handler, so without growing memory.
     pub sure: bool,
 }
 
@@ -687,24 +777,15 @@ pub fn fit<O: talcum::OomHandler>(talc: &talcum::Talc<O>, layout: Layout) -> Fit
     f
 }
 
-/// Whether some free chunk of `talc` can hold `layout`: a payload aligned to
-/// `layout.align()` one word (the tag) above the chunk's base, of at least
-/// two words, rounded up to a word, ending at or below the chunk's end.
-/// With `ErrOnOom`, `malloc(layout)` succeeds only then (the search may miss
-/// such a chunk deep in a bin; it must find one that *surely* fits, see
-/// [`Fit::sure`]). Walks the heaps with `Talc::for_each_free_chunk`.
+/// Whether some free chunk of `talc` can hold `layout` where the search
+/// would place it ([`fits_chunk`]). With `ErrOnOom`, `malloc(layout)`
+/// succeeds only then (the search may miss such a chunk deep in a bin; it
+/// must find one that *surely* fits, see [`Fit::sure`]). Walks the heaps
+/// with `Talc::for_each_free_chunk`.
 pub fn fits<O: talcum::OomHandler>(talc: &talcum::Talc<O>, layout: Layout) -> bool {
-    let need = layout.size().max(2 * WORD).next_multiple_of(WORD);
     let mut any = false;
     talc.for_each_free_chunk(|chunk| {
-        if any {
-            return;
-        }
-        let (base, acme) = (chunk.base() as usize, chunk.acme() as usize);
-        any = (base + WORD)
-            .checked_next_multiple_of(layout.align())
-            .and_then(|payload| payload.checked_add(need))
-            .is_some_and(|end| end <= acme);
+        any = any || fits_chunk(chunk.base() as usize, chunk.acme() as usize, layout);
     });
     any
 }
@@ -775,7 +856,7 @@ pub fn check_counter_consistency(c: &talcum::Counters) {
         "counters: allocated + available bytes exceed claimed bytes\n{c:?}"
     );
     assert!(
-        c.available_bytes >= c.fragment_count * 3 * word,
+        c.available_bytes >= c.fragment_count * MIN_CHUNK,
         "counters: {} free chunks cannot hold only {} bytes\n{c:?}",
         c.fragment_count,
         c.available_bytes
@@ -784,6 +865,16 @@ pub fn check_counter_consistency(c: &talcum::Counters) {
         c.fragment_count == 0,
         c.available_bytes == 0,
         "counters: free chunks vs free bytes\n{c:?}"
+    );
+    // Free chunks are grain multiples; a heap runs from a word past a grain
+    // boundary to a grain boundary, so its size is a word past a multiple.
+    assert_eq!(c.available_bytes % GRAIN, 0, "counters: free bytes off the grain\n{c:?}");
+    assert_eq!(
+        c.claimed_bytes % GRAIN,
+        c.heap_count * WORD % GRAIN,
+        "counters: {} heaps of {} bytes off the chunk boundaries\n{c:?}",
+        c.heap_count,
+        c.claimed_bytes
     );
     assert!(c.total_allocation_count >= c.allocation_count as u64, "counters: totals\n{c:?}");
     assert!(c.total_heap_count >= c.heap_count as u64, "counters: heap totals\n{c:?}");

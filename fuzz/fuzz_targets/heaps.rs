@@ -8,11 +8,11 @@
 //! must survive. `truncate` must never cut an allocation: all live blocks of
 //! the heap lie under `get_allocated_span`, survive, and stay in the heap.
 //! Every heap change is checked against the layout exactly: `init`/`claim`
-//! give the span shrunk inward to chunk boundaries (a word past a grain, a
-//! grain) or refuse it when less than a free chunk and the sentinel is left
+//! give the span shrunk inward (its base to a word past a grain, its acme to
+//! a word) or refuse it when less than a free chunk and the sentinel is left
 //! (the arena needs no more: no metadata lives in a heap); `extend` takes
-//! the new acme rounded down to a grain when that adds a chunk's worth;
-//! `truncate` stops at the wanted acme rounded down to a grain, or at the
+//! the new acme rounded down to a word when that adds a chunk's worth;
+//! `truncate` stops at the wanted acme rounded down to a word, or at the
 //! free top's base and sentinel when less than a chunk would be left.
 //! The counters must agree with the heaps and the blocks. The free-chunk
 //! oracles (`talcum_fuzz::fit`, over every heap): `malloc` must succeed when
@@ -29,9 +29,9 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use talcum::{ErrOnOom, Span, Talc};
 use talcum_fuzz::{
-    check_alloc_fit, check_counters, check_resize_fit, count_ops, fit, grain_down, heap_span_of,
-    layout, max_size, trace, truncated_acme, Input, Memory, Model, HEAP_MIN, KIB, MAX_OPS,
-    MIN_CHUNK, WORD,
+    check_alloc_fit, check_counters, check_resize_fit, count_ops, fit, heap_span_of, layout,
+    max_size, sentinel_of, trace, truncated_acme, word_down, Input, Memory, Model, HEAP_MIN, KIB,
+    MAX_OPS, MIN_CHUNK, WORD,
 };
 
 const BUFFERS: usize = 4;
@@ -298,11 +298,11 @@ fn run(data: &[u8]) {
                         base(heap),
                         "extend moved the heap's base: {heap:?} -> {new:?}"
                     );
-                    // The new acme is `want` rounded down to a grain; growth by
+                    // The new acme is `want` rounded down to a word; growth by
                     // less than a chunk (too little to stand as a free chunk)
                     // leaves the heap as it was.
-                    let expect = if grain_down(want) >= acme(heap) + MIN_CHUNK {
-                        grain_down(want)
+                    let expect = if word_down(want) >= acme(heap) + MIN_CHUNK {
+                        word_down(want)
                     } else {
                         acme(heap)
                     };
@@ -448,9 +448,10 @@ fn run(data: &[u8]) {
                         arena.contains_span(allocatable),
                         "get_allocatable_span {allocatable:?} outside the arena {arena:?}"
                     );
-                    // All of the arena but its sentinel word.
+                    // All of the arena below its sentinel (a word or two
+                    // below its acme).
                     let expect = match arena.get_base_acme() {
-                        Some((b, a)) => Span::new(b, a.wrapping_sub(WORD)),
+                        Some((b, a)) => Span::new(b, a.with_addr(sentinel_of(a as usize))),
                         None => Span::empty(),
                     };
                     assert_eq!(allocatable, expect, "get_allocatable_span of the arena {arena:?}");

@@ -19,9 +19,9 @@
 //! exactly when it starts where that heap ends; a second one (after someone
 //! else's pages came between) may extend the first or stand alone, as the
 //! heap count says. A region that extends a heap moves its acme to the
-//! region's end rounded down to a grain; one that stands alone is a heap
-//! from a word past its base (chunks start a word past a grain) to its end
-//! rounded down, and the bytes of the region outside that heap are guarded
+//! region's end; one that stands alone is a heap from a word past its base
+//! (chunks start a word past a grain) to its end (a word short at the top
+//! of the address space), and the bytes of the region outside that heap are guarded
 //! like memory given back. It compares its heaps with `get_arena`,
 //! `get_last_heap_acme` and the counters, and `init`, `claim` and
 //! `truncate` with the layout's rules exactly (as in the `heaps` target).
@@ -85,8 +85,9 @@ use talcum::{
 };
 use talcum_fuzz::{
     check_alloc_fit, check_counters, check_resize_fit, check_sentinel, check_zero, count_ops,
-    fill_sentinel, fit, fits_chunk, grain_down, grow_pages, heap_span_of, layout, max_size, trace,
-    truncated_acme, Fit, Input, Memory, Model, HEAP_MIN, KIB, MAX_OPS, MIB, MIN_CHUNK, WORD,
+    fill_sentinel, fit, fits_chunk, grow_pages, heap_span_of, layout, max_size, sentinel_of, trace,
+    truncated_acme, word_down, Fit, Input, Memory, Model, HEAP_MIN, KIB, MAX_OPS, MIB, MIN_CHUNK,
+    WORD,
 };
 
 /// The lengths of the spans of `init`'s smallest kind: below this, shrunk
@@ -360,10 +361,10 @@ fn run_growth(mode: u8, input: &mut Input) -> u64 {
     // but it must not grow memory, which is now at its maximum.
     sim.max.set(sim.pages());
     if let Some(&largest) = run.hooks.heaps.iter().max_by_key(|s| s.size()) {
-        // Its free chunk is all of it but the sentinel; the block's chunk
-        // adds its header word.
+        // Its free chunk is all of it below the sentinel (a word or two
+        // below its acme); the block's chunk adds its header word.
         if largest.size() >= HEAP_MIN {
-            let l = layout(largest.size() - 2 * WORD, WORD);
+            let l = layout(sentinel_of(acme(largest)) - base(largest) - WORD, WORD);
             let fit = fit(&run.talc, l);
             assert!(fit.any, "after freeing everything, no free chunk holds heap {largest:?}");
             let grows = sim.grows.get();
@@ -463,13 +464,12 @@ impl Growth<'_> {
                 !self.sim.overlaps_foreign(lo, hi - lo),
                 "{what}: the grown region {r:?} overlaps a foreign page"
             );
-            // Memory extends a heap that ends where it starts (or a word
-            // below: a heap's end is rounded down to a grain).
-            let contiguous = last_i.is_some_and(|i| acme(self.heaps[i]) == grain_down(lo));
-            // The heap ends at the region's end rounded down to a grain (a
-            // word short at the top of the address space); the bytes of the
-            // region outside the heap are nobody's.
-            let end = grain_down(hi);
+            // Memory extends a heap that ends where it starts.
+            let contiguous = last_i.is_some_and(|i| acme(self.heaps[i]) == lo);
+            // The heap ends at the region's end (a word short at the top of
+            // the address space); the bytes of the region outside the heap
+            // are nobody's.
+            let end = word_down(hi);
             match last_i {
                 Some(i) if contiguous && (k == 0 || new_heaps < regions.len() - k) => {
                     trace!("  grown {r:?} extends heap {i}");
@@ -524,7 +524,7 @@ impl<'a> Hooks for Growth<'a> {
         // `LinearMemory::end`: 0 once memory reaches the top of the address
         // space (no growth can extend a heap there).
         let end = LinearMemory::end(&self.sim);
-        let joins = last != 0 && last == grain_down(end);
+        let joins = last != 0 && last == end;
         let free_top = match self.heaps.iter().find(|&&h| acme(h) == last) {
             // SAFETY: `h` is a heap of this Talc, as it now is.
             Some(&h) if last != 0 => match unsafe { talc.get_allocated_span(h) }.get_base_acme() {
@@ -996,7 +996,7 @@ fn check_merged<H: Hooks>(run: &Run<H>, what: &str) {
     let mut matched = 0;
     for (i, &h) in heaps.iter().enumerate() {
         let lo = base(h);
-        let hi = acme(h) - WORD;
+        let hi = sentinel_of(acme(h));
         let inside: Vec<_> = chunks.iter().filter(|&&(a, _)| base(h) <= a && a < acme(h)).collect();
         assert!(
             hi == lo || hi - lo >= MIN_CHUNK,

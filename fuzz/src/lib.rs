@@ -679,6 +679,17 @@ pub fn grain_down(a: usize) -> usize {
     a - a % GRAIN
 }
 
+/// `a` rounded down to a word.
+pub fn word_down(a: usize) -> usize {
+    a - a % WORD
+}
+
+/// Where the sentinel of a heap ending at `acme` lies: at the last place a
+/// chunk can start (a word past a grain boundary), a word or two below it.
+pub fn sentinel_of(acme: usize) -> usize {
+    grain_down(acme) - WORD
+}
+
 /// The chunk a block of `size` bytes (at most `isize::MAX`) takes: its
 /// payload and the header word, rounded up to a grain, and never less than
 /// `MIN_CHUNK`.
@@ -688,13 +699,15 @@ pub fn chunk_size(size: usize) -> usize {
 
 /// The heap that `init`/`claim` make of the memory `[from, to)`, as
 /// `(base, acme)`: the base rounded up to a word and then to a word past a
-/// grain boundary, the acme rounded down to a grain. `None` exactly when
-/// they refuse it: less than [`HEAP_MIN`] bytes are left.
+/// grain boundary, the acme rounded down to a word. `None` exactly when
+/// they refuse it: less than a free chunk and the sentinel fit (at least
+/// [`HEAP_MIN`] bytes, and a word more when the acme is a word past a grain).
 pub fn heap_span_of(from: usize, to: usize) -> Option<(usize, usize)> {
     let word = from.checked_next_multiple_of(WORD)?;
     let base = if word % GRAIN == WORD { word } else { word.checked_add(WORD)? };
-    let acme = grain_down(to);
-    (acme >= base && acme - base >= HEAP_MIN).then_some((base, acme))
+    let acme = word_down(to);
+    (acme >= base && acme - base >= HEAP_MIN && sentinel_of(acme) - base >= MIN_CHUNK)
+        .then_some((base, acme))
 }
 
 /// Whether the free chunk `[base, acme)` holds `l` as `Talc`'s search
@@ -723,12 +736,12 @@ pub fn fits_chunk(base: usize, acme: usize, l: Layout) -> bool {
 /// Where `truncate` must end a heap that ends at `old_acme` and whose free
 /// top begins at `top` (its base, if nothing is allocated), when it does not
 /// remove it: at the wanted acme (0 for an empty span) rounded down to a
-/// grain, kept between a word above the free top (its sentinel) and the old
-/// acme; if that leaves room above the free top for less than a free chunk
-/// and the sentinel, the sentinel goes right at the free top.
+/// word, kept between a word above the free top (its sentinel) and the old
+/// acme; if that leaves room between the free top and the sentinel for less
+/// than a free chunk, the sentinel goes right at the free top.
 pub fn truncated_acme(old_acme: usize, want_acme: usize, top: usize) -> usize {
-    let at = grain_down(want_acme).clamp(top + WORD, old_acme);
-    if at - top >= HEAP_MIN {
+    let at = word_down(want_acme).clamp(top + WORD, old_acme);
+    if sentinel_of(at) - top >= MIN_CHUNK {
         at
     } else {
         top + WORD
@@ -867,12 +880,12 @@ pub fn check_counter_consistency(c: &talcum::Counters) {
         "counters: free chunks vs free bytes\n{c:?}"
     );
     // Free chunks are grain multiples; a heap runs from a word past a grain
-    // boundary to a grain boundary, so its size is a word past a multiple.
+    // boundary to a word, so its size is a word multiple.
     assert_eq!(c.available_bytes % GRAIN, 0, "counters: free bytes off the grain\n{c:?}");
     assert_eq!(
-        c.claimed_bytes % GRAIN,
-        c.heap_count * WORD % GRAIN,
-        "counters: {} heaps of {} bytes off the chunk boundaries\n{c:?}",
+        c.claimed_bytes % WORD,
+        0,
+        "counters: {} heaps of {} bytes off words\n{c:?}",
         c.heap_count,
         c.claimed_bytes
     );

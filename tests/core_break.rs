@@ -368,7 +368,6 @@ fn odd_stress(seed: u64, offset: usize, top: bool, gap: Option<(usize, usize)>, 
     }
     common::free_all(&mut talc, &mut model);
     mem.check_foreign();
-    drop(talc);
 }
 
 /// Heaps in linear memory whose pages start a word past a grain (every
@@ -595,7 +594,6 @@ fn aligned_block_in_uninitialized_memory() {
     assert!(p.as_ptr().addr() > heap.base().addr() + WORD, "the block starts past the chunk");
     // SAFETY: live, with its layout.
     unsafe { talc.free(p, layout) };
-    drop(talc);
     drop(buf);
 }
 

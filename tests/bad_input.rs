@@ -152,13 +152,14 @@ fn zero_size_via_the_raw_api_gets_unique_pointers() {
 fn arenas_too_small_for_a_chunk_are_refused() {
     let mut arena = Arena::new(4096);
     let span = arena.span();
-    // A heap starts a word past two (the arena's base is aligned), and
-    // needs a free chunk of four words and the sentinel.
-    assert_eq!(span.base().addr() % (2 * W), 0);
+    // From a base aligned to two words (the buffer is word aligned only):
+    // a heap starts a word past it, and needs a free chunk of four words
+    // and the sentinel.
+    let base = span.base().wrapping_add(span.base().addr().wrapping_neg() & (2 * W - 1));
     for size in [0, 1, W, 4 * W, 5 * W, 6 * W - 1] {
         let mut talc = Talc::new(ErrOnOom);
         // SAFETY: the arena outlives `talc`.
-        let r = unsafe { talc.init(Span::from_base_size(span.base(), size)) };
+        let r = unsafe { talc.init(Span::from_base_size(base, size)) };
         assert!(r.is_err(), "an arena of {size} bytes cannot hold a chunk");
         assert!(talc.get_arena().is_empty());
         // SAFETY: no heap: fails cleanly.
@@ -167,7 +168,7 @@ fn arenas_too_small_for_a_chunk_are_refused() {
     // Just big enough: one minimal allocation fits.
     let mut talc = Talc::new(ErrOnOom);
     // SAFETY: as above.
-    let heap = unsafe { talc.init(Span::from_base_size(span.base(), 6 * W)) }.unwrap();
+    let heap = unsafe { talc.init(Span::from_base_size(base, 6 * W)) }.unwrap();
     let layout = Layout::from_size_align(2 * W, W).unwrap();
     // SAFETY: the heap is valid.
     unsafe {
@@ -178,7 +179,7 @@ fn arenas_too_small_for_a_chunk_are_refused() {
     // A second heap needs as much.
     // SAFETY: a distinct part of the arena.
     unsafe {
-        let rest = Span::new(span.base().wrapping_add(2048), span.acme());
+        let rest = Span::new(base.wrapping_add(2048), span.acme());
         assert!(talc.claim(Span::from_base_size(rest.base(), 6 * W - 1)).is_err());
         assert!(talc.claim(Span::from_base_size(rest.base(), 6 * W)).is_ok());
     }

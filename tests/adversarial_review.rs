@@ -74,7 +74,8 @@ fn arena_free_top(talc: &SimTalc<'_>) -> usize {
     assert_eq!(talc.get_last_heap_acme(), arena.acme(), "the arena is the last heap");
     // SAFETY: the arena, as `get_arena` returns it, is this `Talc`'s heap.
     let used = unsafe { talc.get_allocated_span(arena) };
-    arena.acme().addr() - WORD - used.acme().addr()
+    // The sentinel: at the last chunk boundary a word or two below the acme.
+    (arena.acme().addr() & !(2 * WORD - 1)) - WORD - used.acme().addr()
 }
 
 // ---------------------------------------------------------------------------

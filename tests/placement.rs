@@ -110,12 +110,14 @@ fn deep_fit(
         malloc(talc, 16);
         p
     });
-    // One block takes the whole free top (from its base, past the tag, to
-    // the sentinel), so that it cannot serve the request.
+    // One block takes the whole free top (from its base, past the header,
+    // to the sentinel, at the last chunk boundary a word or two below the
+    // heap's acme), so that it cannot serve the request.
     let heap = talc.get_arena();
     // SAFETY: the arena is `talc`'s only heap, as last returned.
     let top = unsafe { talc.get_allocated_span(heap) }.acme().addr();
-    let rest = Layout::from_size_align(heap.acme().addr() - WORD - (top + WORD), WORD).unwrap();
+    let sentinel = (heap.acme().addr() & !(2 * WORD - 1)) - WORD;
+    let rest = Layout::from_size_align(sentinel - (top + WORD), WORD).unwrap();
     // SAFETY: the arena outlives `talc`.
     unsafe { talc.malloc(rest) }.expect("the block fits the free top");
     // The fitting chunk first, so that it ends up behind the others (a bin

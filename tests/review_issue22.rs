@@ -918,7 +918,10 @@ fn the_top_bin_through_init_on_oom_truncate_extend_claim_and_init() {
         let fill = l(32_000 - 10_000, 8);
         let x = talc.malloc(fill).unwrap();
         let top_of = |talc: &Talc<InitOnOom>, heap: Span| {
-            heap.acme().addr() - WORD - talc.get_allocated_span(heap).acme().addr()
+            // The sentinel: at the last chunk boundary below the acme.
+            (heap.acme().addr() & !(2 * WORD - 1))
+                - WORD
+                - talc.get_allocated_span(heap).acme().addr()
         };
         let a_top = top_of(&talc, arena);
         // Too big for the arena's top: `InitOnOom` claims `b`, the last heap.

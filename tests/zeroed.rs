@@ -133,14 +133,16 @@ fn a_zeroed_block_that_takes_the_whole_free_top() {
     let heap = talc.get_arena();
     // SAFETY: the arena is the only heap, as last returned.
     let top_base = unsafe { talc.get_allocated_span(heap) }.acme().addr();
-    // The chunk runs from the top's base to the sentinel; its payload starts
-    // one word (the tag) in.
-    let size = heap.acme().addr() - WORD - (top_base + WORD);
+    // The chunk runs from the top's base to the sentinel (at the last chunk
+    // boundary a word or two below the acme); its payload starts one word
+    // (the header) in.
+    let sentinel = (heap.acme().addr() & !(2 * WORD - 1)) - WORD;
+    let size = sentinel - (top_base + WORD);
     let grows = sim.grows.get();
     let whole = layout(size, WORD);
     let p = zeroed(&mut talc, whole).unwrap();
     assert_eq!(sim.grows.get(), grows, "the block fits the free top");
-    assert_eq!(p.as_ptr().addr() + size, heap.acme().addr() - WORD, "it ends at the sentinel");
+    assert_eq!(p.as_ptr().addr() + size, sentinel, "it ends at the sentinel");
     // SAFETY: live, with their layouts.
     unsafe {
         talc.free(p, whole);

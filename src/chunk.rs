@@ -101,6 +101,16 @@ pub(crate) fn linked_bin(prev: *mut u8) -> Option<usize> {
     (prev.addr() & 1 != 0).then_some(prev.addr() >> 1)
 }
 
+/// Where the sentinel of a heap that ends at `acme` (word aligned) lies: at
+/// the last chunk boundary (a word past a grain) a word or two below it. (A
+/// heap whose end is a word past a grain keeps that last word unused: it
+/// may be extended only by memory that starts at its end.) Wraps for a
+/// null `acme` (no heap): no chunk lies there.
+#[inline(always)]
+pub(crate) const fn sentinel_of(acme: usize) -> usize {
+    (acme & !(GRAIN - 1)).wrapping_sub(WORD)
+}
+
 /// The chunk size that holds `size` bytes of payload after its header.
 /// `size` is at most `isize::MAX` (a `Layout`'s), so this cannot overflow.
 #[inline(always)]

@@ -28,7 +28,7 @@ use crate::chunk::{
 use crate::oom::OomHandler;
 use crate::span::Span;
 
-pub(crate) use crate::chunk::WORD;
+pub(crate) use crate::chunk::{sentinel_of, WORD};
 
 /// The allocator core: manages the memory it is given; owns none.
 ///
@@ -1084,21 +1084,12 @@ pub(crate) fn heap_ptr<T>(addr: usize) -> *mut T {
     core::ptr::with_exposed_provenance_mut(addr)
 }
 
-/// Where the sentinel of a heap that ends at `acme` (word aligned) lies: at
-/// the last chunk boundary (a word past a grain) a word or two below it. (A
-/// heap whose end is a word past a grain keeps that last word unused: it
-/// may be extended only by memory that starts at its end.) Wraps for a
-/// null `acme` (no heap): no chunk lies there.
-#[inline(always)]
-pub(crate) const fn sentinel_of(acme: usize) -> usize {
-    (acme & !(GRAIN - 1)).wrapping_sub(WORD)
-}
-
 /// Whether `heap` (from [`heap_span`]) holds a free chunk and its sentinel.
 pub(crate) fn holds_a_chunk(heap: Span) -> bool {
-    // `sentinel_of` does not wrap: the acme is past `MIN_CHUNK + WORD`.
+    // Enough: the base is a word past a grain, so a heap of five words or
+    // more ends on a grain (its sentinel a word below: four words left) or
+    // is six words or more (its sentinel two words below).
     heap.size() >= MIN_CHUNK + WORD
-        && sentinel_of(heap.acme().addr()) - heap.base().addr() >= MIN_CHUNK
 }
 
 /// Where the first chunk of memory from `base` (word aligned) starts: a

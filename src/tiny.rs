@@ -89,16 +89,14 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
 use core::ptr::null_mut;
 
+// The chunk layout is the core's (`crate::chunk`): a header word, links and
+// a footer in free chunks, sizes in grains of two words.
+use crate::chunk::{
+    bin_link, chunk_size, get, link, linked_bin, sentinel_of, set, set_link, FLAGS, FREE, GRAIN,
+    MIN_CHUNK, NEXT, PREV, PREV_FREE, WORD,
+};
 use crate::memory::{LinearMemory, WASM_PAGE_SIZE};
 
-const WORD: usize = core::mem::size_of::<usize>();
-/// The chunk size granularity, and the blocks' natural alignment.
-const GRAIN: usize = 2 * WORD;
-/// The smallest chunk: header, two links and footer.
-const MIN_CHUNK: usize = 4 * WORD;
-const FREE: usize = 1;
-const PREV_FREE: usize = 2;
-const FLAGS: usize = GRAIN - 1;
 const BINS: usize = usize::BITS as usize;
 /// Regions the `checks` walk follows.
 #[cfg(feature = "checks")]
@@ -130,51 +128,6 @@ impl<M: core::fmt::Debug> core::fmt::Debug for Tiny<M> {
 // to another thread moves that ownership along.
 unsafe impl<M: Send> Send for Tiny<M> {}
 
-/// Reads the word at `p`.
-///
-/// # Safety
-/// `p` must be valid for reads of a word, and word aligned.
-#[inline(always)]
-unsafe fn get(p: *mut u8) -> usize {
-    // SAFETY: the caller's promise.
-    unsafe { *p.cast::<usize>() }
-}
-
-/// Writes the word at `p`.
-///
-/// # Safety
-/// `p` must be valid for writes of a word, and word aligned.
-#[inline(always)]
-unsafe fn set(p: *mut u8, v: usize) {
-    // SAFETY: the caller's promise.
-    unsafe { *p.cast::<usize>() = v }
-}
-
-/// The link at `at` (a word holding a pointer: a head, or a chunk's link).
-///
-/// # Safety
-/// `at` must be valid for reads of a word, and word aligned.
-#[inline(always)]
-unsafe fn link(at: *mut u8) -> *mut u8 {
-    // SAFETY: the caller's promise: links are pointers, with provenance.
-    unsafe { *at.cast::<*mut u8>() }
-}
-
-/// Sets the link at `at`.
-///
-/// # Safety
-/// As [`link`], for writes.
-#[inline(always)]
-unsafe fn set_link(at: *mut u8, to: *mut u8) {
-    // SAFETY: the caller's promise.
-    unsafe { *at.cast::<*mut u8>() = to }
-}
-
-/// Where a free chunk keeps its links: the next chunk of its list, and the
-/// address of the word that points to it.
-const NEXT: usize = WORD;
-const PREV: usize = 2 * WORD;
-
 /// The bin of a chunk size (at least `MIN_CHUNK`): its highest bit. The
 /// mask keeps indices provably in range (no bounds check in the code).
 #[inline(always)]
@@ -182,17 +135,10 @@ fn bin_of(size: usize) -> usize {
     (usize::BITS - 1 - size.leading_zeros()) as usize & (BINS - 1)
 }
 
-/// The chunk size that holds `size` bytes after its header.
-#[inline(always)]
-fn chunk_size(size: usize) -> usize {
-    // `size <= isize::MAX` (a `Layout`'s), so this does not overflow.
-    ((size + WORD + FLAGS) & !FLAGS).max(MIN_CHUNK)
-}
-
 /// Where the sentinel of a region that ends at `acme` goes.
 #[inline(always)]
 fn sentinel_at(acme: *mut u8) -> *mut u8 {
-    acme.wrapping_sub(acme.addr() & FLAGS).wrapping_sub(WORD)
+    acme.with_addr(sentinel_of(acme.addr()))
 }
 
 impl<M: LinearMemory> Tiny<M> {
@@ -228,8 +174,8 @@ impl<M: LinearMemory> Tiny<M> {
         unsafe {
             let next = link(c.add(NEXT));
             let prev = link(c.add(PREV));
-            if prev.addr() & 1 != 0 {
-                self.heads[(prev.addr() >> 1) & (BINS - 1)] = next;
+            if let Some(bin) = linked_bin(prev) {
+                self.heads[bin & (BINS - 1)] = next;
             } else {
                 set_link(prev, next);
             }
@@ -286,7 +232,7 @@ impl<M: LinearMemory> Tiny<M> {
             }
             let next = self.heads[bin];
             set_link(c.add(NEXT), next);
-            set_link(c.add(PREV), core::ptr::without_provenance_mut(bin << 1 | 1));
+            set_link(c.add(PREV), bin_link(bin));
             if !next.is_null() {
                 set_link(next.add(PREV), c.add(NEXT));
             }
@@ -594,7 +540,7 @@ impl<M: LinearMemory> Tiny<M> {
             for bin in 0..BINS {
                 // Each chunk's `prev` is the link that points to it: the
                 // first's is its bin's number, tagged.
-                let mut prev: *mut u8 = core::ptr::without_provenance_mut(bin << 1 | 1);
+                let mut prev: *mut u8 = bin_link(bin);
                 let mut c = self.heads[bin];
                 while !c.is_null() {
                     let h = get(c);

@@ -29,9 +29,9 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use talcum::{ErrOnOom, Span, Talc};
 use talcum_fuzz::{
-    check_alloc_fit, check_counters, check_resize_fit, count_ops, fit, heap_span_of, layout,
-    max_size, sentinel_of, trace, truncated_acme, word_down, Input, Memory, Model, HEAP_MIN, KIB,
-    MAX_OPS, MIN_CHUNK, WORD,
+    check_alloc_fit, check_counters, check_kept_truncation, check_resize_fit, count_ops, fit,
+    heap_span_of, layout, max_size, sentinel_of, trace, word_down, Input, Memory, Model, HEAP_MIN,
+    KIB, MAX_OPS, MIN_CHUNK, WORD,
 };
 
 const BUFFERS: usize = 4;
@@ -354,18 +354,7 @@ fn run(data: &[u8]) {
                         st.heaps.remove(h);
                         fill_sentinel(base(heap), acme(heap));
                     } else {
-                        assert!(
-                            !(to_empty && !is_arena && top == base(heap)),
-                            "truncate to nothing kept an empty heap: {heap:?} -> {new:?}"
-                        );
-                        assert_eq!(base(new), base(heap), "truncate moved the heap's base");
-                        let asked = if to_empty { 0 } else { acme(want) };
-                        let expect = truncated_acme(acme(heap), asked, top);
-                        assert_eq!(
-                            acme(new),
-                            expect,
-                            "truncate({heap:?}, {want:?}) returned {new:?} (allocations up to {top:#x})"
-                        );
+                        check_kept_truncation(heap, want, new, to_empty, !is_arena, top);
                         st.heaps[h].span = new;
                         fill_sentinel(acme(new), acme(heap));
                         st.allocated_top(h, "after truncate");

@@ -84,10 +84,10 @@ use talcum::{
     InitOnOom, LinearMemory, OomHandler, Span, Talc, WasmHandler, WASM_PAGE_SIZE as PAGE,
 };
 use talcum_fuzz::{
-    check_alloc_fit, check_counters, check_resize_fit, check_sentinel, check_zero, count_ops,
-    fill_sentinel, fit, fits_chunk, grow_pages, heap_span_of, layout, max_size, sentinel_of, trace,
-    truncated_acme, word_down, Fit, Input, Memory, Model, HEAP_MIN, KIB, MAX_OPS, MIB, MIN_CHUNK,
-    WORD,
+    check_alloc_fit, check_counters, check_kept_truncation, check_resize_fit, check_sentinel,
+    check_zero, count_ops, fill_sentinel, fit, fits_chunk, grow_pages, heap_span_of, layout,
+    max_size, sentinel_of, trace, word_down, Fit, Input, Memory, Model, HEAP_MIN, KIB, MAX_OPS,
+    MIB, MIN_CHUNK, WORD,
 };
 
 /// The lengths of the spans of `init`'s smallest kind: below this, shrunk
@@ -755,18 +755,7 @@ fn truncate(run: &mut Run<Growth<'_>>, input: &mut Input) {
         h.heaps.remove(i);
         h.guards.guard(base(heap), acme(heap));
     } else {
-        assert!(
-            !(to_empty && i != 0 && top == base(heap)),
-            "truncate to nothing kept an empty heap: {heap:?} -> {new:?}"
-        );
-        assert_eq!(base(new), base(heap), "truncate moved the heap's base");
-        let asked = if to_empty { 0 } else { acme(want) };
-        let expect = truncated_acme(acme(heap), asked, top);
-        assert_eq!(
-            acme(new),
-            expect,
-            "truncate({heap:?}, {want:?}) returned {new:?} (allocations up to {top:#x})"
-        );
+        check_kept_truncation(heap, want, new, to_empty, i != 0, top);
         h.heaps[i] = new;
         h.guards.guard(acme(new), acme(heap));
     }

@@ -748,6 +748,33 @@ pub fn truncated_acme(old_acme: usize, want_acme: usize, top: usize) -> usize {
     }
 }
 
+/// Checks a `truncate(heap, want)` that returned `new` and kept the heap:
+/// it had to (`want` is not empty once word aligned, or the heap is not
+/// `removable`, or it holds allocations up to `top`), its base stayed, and
+/// it ends at [`truncated_acme`].
+pub fn check_kept_truncation(
+    heap: talcum::Span,
+    want: talcum::Span,
+    new: talcum::Span,
+    to_empty: bool,
+    removable: bool,
+    top: usize,
+) {
+    let base = |s: talcum::Span| s.base() as usize;
+    let acme = |s: talcum::Span| s.acme() as usize;
+    assert!(
+        !(to_empty && removable && top == base(heap)),
+        "truncate to nothing kept an empty heap: {heap:?} -> {new:?}"
+    );
+    assert_eq!(base(new), base(heap), "truncate moved the heap's base");
+    let asked = if to_empty { 0 } else { acme(want) };
+    assert_eq!(
+        acme(new),
+        truncated_acme(acme(heap), asked, top),
+        "truncate({heap:?}, {want:?}) returned {new:?} (allocations up to {top:#x})"
+    );
+}
+
 /// The pages `WasmHandler` asks `memory.grow` for, for `l`, when `reused`
 /// bytes of the last heap's free top will join them (src/wasm.rs): the
 /// block's chunk, the padding an alignment past a grain may need below it

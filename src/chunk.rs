@@ -114,13 +114,8 @@ pub(crate) const fn sentinel_of(acme: usize) -> usize {
 /// The chunk size that holds `size` bytes of payload after its header.
 /// `size` is at most `isize::MAX` (a `Layout`'s), so this cannot overflow.
 #[inline(always)]
-pub(crate) const fn chunk_size(size: usize) -> usize {
-    let n = (size + WORD + FLAGS) & !FLAGS;
-    if n < MIN_CHUNK {
-        MIN_CHUNK
-    } else {
-        n
-    }
+pub(crate) fn chunk_size(size: usize) -> usize {
+    ((size + WORD + FLAGS) & !FLAGS).max(MIN_CHUNK)
 }
 
 #[cfg(test)]

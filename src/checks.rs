@@ -125,8 +125,75 @@ impl<O: OomHandler> Talc<O> {
             unsafe { self.check_listed(heap, free_chunks) };
         }
         self.check_fresh();
+        #[cfg(feature = "fast")]
+        self.check_held();
         #[cfg(feature = "stats")]
         self.check_classes();
+    }
+
+    /// Checks the front end's lists (feature `fast`): every held chunk is
+    /// an allocated chunk of a heap, flagged held, of its list's class, and
+    /// listed once; every chunk flagged held is listed.
+    #[cfg(feature = "fast")]
+    fn check_held(&self) {
+        use crate::chunk::HELD;
+        use crate::front::CLASSES;
+        let mut flagged = 0usize;
+        for &heap in self.heaps.all() {
+            let mut at = heap.base();
+            while at.addr() != sentinel_of(heap.acme().addr()) {
+                // SAFETY: `check_heap` proved this tiling just now.
+                let word = unsafe { get(at) };
+                if word & HELD != 0 {
+                    ensure!(
+                        self.heaps,
+                        word & FREE == 0,
+                        "talcum checks: chunk {at:p} is both free and held"
+                    );
+                    flagged += 1;
+                }
+                at = at.wrapping_add(chunk::size_of(word));
+            }
+        }
+        let mut listed = 0usize;
+        for class in 0..CLASSES {
+            let mut c = self.held[class];
+            while !c.is_null() {
+                ensure!(
+                    self.heaps,
+                    listed < flagged,
+                    "talcum checks: more chunks held than flagged (a block freed twice?)"
+                );
+                ensure!(
+                    self.heaps,
+                    self.heaps.all().iter().any(|h| h.contains(c)),
+                    "talcum checks: held chunk {c:p} outside every heap"
+                );
+                // SAFETY: inside a heap; the walk above found it flagged or
+                // the count check stops a walk through foreign memory.
+                let word = unsafe { get(c) };
+                ensure!(
+                    self.heaps,
+                    word & HELD != 0,
+                    "talcum checks: held chunk {c:p} not flagged"
+                );
+                ensure_eq!(
+                    self.heaps,
+                    chunk::size_of(word),
+                    MIN_CHUNK + class * GRAIN,
+                    "talcum checks: held chunk {c:p} on the list of another size"
+                );
+                listed += 1;
+                // SAFETY: a held chunk links the next through its payload.
+                c = unsafe { link(c.add(WORD)) };
+            }
+        }
+        ensure_eq!(
+            self.heaps,
+            listed,
+            flagged,
+            "talcum checks: flagged chunks missing from the held lists"
+        );
     }
 
     /// Checks the bytes of free chunks by size class that `stats` keeps
@@ -371,6 +438,13 @@ impl<O: OomHandler> Talc<O> {
                     word & FREE == 0,
                     "talcum checks: {ptr:p} lies in a free chunk: double free or use after free"
                 );
+                #[cfg(feature = "fast")]
+                ensure!(
+                    self.heaps,
+                    word & crate::chunk::HELD == 0,
+                    "talcum checks: {ptr:p} lies in a block the front end holds: double free or \
+                     use after free"
+                );
                 ensure_eq!(
                     self.heaps,
                     ptr.addr(),
@@ -483,7 +557,10 @@ impl<O: OomHandler> Talc<O> {
     /// chunk that holds it is the last heap's free top, or lies in the last
     /// size bin (which has no upper bound, so the search walks it whole).
     /// A test oracle for the search's promise; found from the heaps, not
-    /// from the bins' lists.
+    /// from the bins' lists. With feature `fast`, a block the front end holds
+    /// counts as a free chunk (it is given back before memory grows), and a
+    /// held block of the request's own size (aligned to at most two words)
+    /// surely fits.
     pub fn surely_fits(&self, layout: Layout) -> bool {
         if layout.size() > isize::MAX as usize - 4 * WORD {
             return false;
@@ -494,6 +571,13 @@ impl<O: OomHandler> Talc<O> {
             return false;
         };
         let last_top = self.get_last_heap_acme().addr();
+        // A held block of the request's own size (feature `fast`); any other
+        // held block counts below as the free chunk it becomes before memory
+        // grows.
+        #[cfg(feature = "fast")]
+        let mut any = layout.align() <= GRAIN
+            && self.held.get(crate::front::class_of(need)).is_some_and(|c| !c.is_null());
+        #[cfg(not(feature = "fast"))]
         let mut any = false;
         self.for_each_free_chunk(|c| {
             let (base, acme) = (c.base().addr(), c.acme().addr());
@@ -522,7 +606,12 @@ impl<O: OomHandler> Talc<O> {
                 // SAFETY: `check` proved this tiling after the last operation.
                 let word = unsafe { get(at) };
                 let next = at.wrapping_add(chunk::size_of(word));
-                if word & FREE != 0 {
+                // Blocks the front end holds are free here (feature `fast`).
+                #[cfg(feature = "fast")]
+                let free = word & (FREE | crate::chunk::HELD) != 0;
+                #[cfg(not(feature = "fast"))]
+                let free = word & FREE != 0;
+                if free {
                     f(Span::new(at, next));
                 }
                 at = next;

@@ -36,6 +36,11 @@ pub(crate) const MIN_CHUNK: usize = 4 * WORD;
 pub(crate) const FREE: usize = 1;
 /// Set in a header when the chunk just below is free.
 pub(crate) const PREV_FREE: usize = 2;
+/// Set, with feature `fast` under `checks` or `stats`, in the header of an
+/// allocated chunk that the front end holds ([`crate::front`]): free for the
+/// checker and the figures, allocated for the core.
+#[cfg(all(feature = "fast", any(feature = "checks", feature = "stats")))]
+pub(crate) const HELD: usize = 4;
 /// The flag bits of a header.
 pub(crate) const FLAGS: usize = GRAIN - 1;
 /// Where a free chunk keeps its links, from its base.

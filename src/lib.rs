@@ -78,6 +78,8 @@ mod checks;
 mod chunk;
 #[cfg(feature = "counters")]
 mod counters;
+#[cfg(feature = "fast")]
+mod front;
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 mod global;
 

@@ -361,7 +361,12 @@ impl<O: OomHandler> Talc<O> {
                 // contract), tiled by chunks from its base to its acme: `at`
                 // is the start of one, whose first word tells its kind.
                 let word = unsafe { get(heap_ptr(at)) };
-                let (size, state) = if word & FREE != 0 {
+                // A block the front end holds is free (feature `fast`).
+                #[cfg(feature = "fast")]
+                let free = word & (FREE | crate::chunk::HELD) != 0;
+                #[cfg(not(feature = "fast"))]
+                let free = word & FREE != 0;
+                let (size, state) = if free {
                     (chunk::size_of(word), ChunkState::Free)
                 } else if at == sentinel_of(acme) {
                     // The sentinel (its header says size 0), with the word

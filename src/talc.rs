@@ -94,6 +94,10 @@ pub struct Talc<O: OomHandler> {
     /// from [`new`](Talc::new) is all zero bytes, so a static one costs no
     /// data in a wasm module.)
     fresh_was: usize,
+    /// Feature `fast`: the front end's lists of held chunks, one per class
+    /// (see [`crate::front`]).
+    #[cfg(feature = "fast")]
+    pub(crate) held: [*mut u8; crate::front::CLASSES],
     #[cfg(feature = "counters")]
     pub(crate) counters: crate::counters::Counters,
     #[cfg(feature = "checks")]
@@ -124,6 +128,8 @@ impl<O: OomHandler> Talc<O> {
             last_top: null_mut(),
             fresh: 0,
             fresh_was: 0,
+            #[cfg(feature = "fast")]
+            held: [null_mut(); crate::front::CLASSES],
             #[cfg(feature = "counters")]
             counters: crate::counters::Counters::new(),
             #[cfg(feature = "checks")]
@@ -224,7 +230,8 @@ impl<O: OomHandler> Talc<O> {
         }
     }
 
-    /// Frees the chunk at `c`, merging it with free neighbours.
+    /// Frees the chunk at `c`, merging it with free neighbours; returns the
+    /// size of the free chunk it became part of.
     ///
     /// # Safety
     /// `c` must start an allocated chunk of a heap (its header says its
@@ -232,7 +239,7 @@ impl<O: OomHandler> Talc<O> {
     /// whether the chunk below is free), not the heap's sentinel.
     // One copy, shared by free and heap growth: smaller wasm.
     #[inline(never)]
-    unsafe fn release(&mut self, mut c: *mut u8) {
+    pub(crate) unsafe fn release(&mut self, mut c: *mut u8) -> usize {
         // SAFETY: the neighbours are read through the invariants: a header
         // lies above every chunk; a free chunk below ends with its footer.
         unsafe {
@@ -251,6 +258,7 @@ impl<O: OomHandler> Talc<O> {
                 size += below;
             }
             self.file(c, size);
+            size
         }
     }
 
@@ -311,11 +319,33 @@ impl<O: OomHandler> Talc<O> {
     /// # Safety
     /// The memory handed to this `Talc` must still be valid (see
     /// [`init`](Talc::init) and [`claim`](Talc::claim)).
+    #[cfg_attr(feature = "fast", inline(always))]
     pub unsafe fn malloc(&mut self, layout: Layout) -> Result<NonNull<u8>, ()> {
+        // The front end's pop, inlined where the allocator is called; the
+        // rest out of line.
+        #[cfg(all(feature = "fast", not(any(feature = "counters", feature = "checks"))))]
+        if layout.align() <= GRAIN {
+            // SAFETY: the held lists are kept by `crate::front`.
+            if let Some(ptr) =
+                NonNull::new(unsafe { self.pop_held(chunk_size(layout.size()), GRAIN) })
+            {
+                return Ok(ptr);
+            }
+        }
+        // SAFETY: forwarded to the caller.
+        unsafe { self.malloc_searched(layout) }
+    }
+
+    /// [`malloc`](Talc::malloc) past the front end's quick pop.
+    ///
+    /// # Safety
+    /// As for `malloc`.
+    #[cfg_attr(feature = "fast", inline(never))]
+    unsafe fn malloc_searched(&mut self, layout: Layout) -> Result<NonNull<u8>, ()> {
         let need = chunk_size(layout.size());
         loop {
             // SAFETY: the heaps are valid by this function's contract.
-            if let Some(ptr) = NonNull::new(unsafe { self.take(need, layout.align()) }) {
+            if let Some(ptr) = NonNull::new(unsafe { self.pick(need, layout.align()) }) {
                 #[cfg(feature = "counters")]
                 self.counters.allocated(layout.size());
                 #[cfg(feature = "stats")]
@@ -324,8 +354,34 @@ impl<O: OomHandler> Talc<O> {
                 self.check();
                 return Ok(ptr);
             }
+            // Held blocks go back to the core before memory grows.
+            // SAFETY: as above.
+            #[cfg(feature = "fast")]
+            if unsafe { self.release_held_for(surely_holds(need, layout.align())) } {
+                continue;
+            }
             self.out_of_memory(layout)?;
         }
+    }
+
+    /// A block of `need` bytes (a chunk size) aligned to `align`: a held
+    /// one of exactly that size (feature `fast`), else one cut by
+    /// [`take`](Talc::take); or null.
+    ///
+    /// # Safety
+    /// As for `take`.
+    #[inline(always)]
+    unsafe fn pick(&mut self, need: usize, align: usize) -> *mut u8 {
+        #[cfg(feature = "fast")]
+        {
+            // SAFETY: the held lists are kept by `crate::front`.
+            let p = unsafe { self.pop_held(need, align) };
+            if !p.is_null() {
+                return p;
+            }
+        }
+        // SAFETY: forwarded to the caller.
+        unsafe { self.take(need, align) }
     }
 
     /// The OOM handler, called from one place (smaller wasm: it is inlined
@@ -471,8 +527,18 @@ impl<O: OomHandler> Talc<O> {
     pub unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) {
         #[cfg(feature = "checks")]
         self.check_allocation(ptr, layout);
-        // SAFETY: `ptr` is live: its header is right below it.
-        unsafe { self.release(Self::chunk_of(ptr)) };
+        let c = Self::chunk_of(ptr);
+        // SAFETY: `ptr` is live: its header is right below it. A held
+        // chunk stays allocated for the core (`crate::front`).
+        unsafe {
+            #[cfg(feature = "fast")]
+            let held = self.hold(c);
+            #[cfg(not(feature = "fast"))]
+            let held = false;
+            if !held {
+                self.release(c);
+            }
+        }
         #[cfg(feature = "counters")]
         self.counters.freed(layout.size());
         #[cfg(feature = "stats")]
@@ -627,10 +693,14 @@ impl<O: OomHandler> Talc<O> {
             let need = chunk_size(new_size);
             let mut tried_top = false;
             let new = loop {
-                if let Some(new) = NonNull::new(self.take(need, old_layout.align())) {
+                if let Some(new) = NonNull::new(self.pick(need, old_layout.align())) {
                     #[cfg(feature = "counters")]
                     self.counters.allocated(new_size);
                     break new;
+                }
+                #[cfg(feature = "fast")]
+                if self.release_held_for(surely_holds(need, old_layout.align())) {
+                    continue;
                 }
                 match self.room_at_last_top(ptr) {
                     Some(own) if !tried_top && self.oom_handler.extends_heap_at(self.last_top) => {
@@ -692,6 +762,10 @@ impl<O: OomHandler> Talc<O> {
     /// must no longer be used.
     pub unsafe fn init(&mut self, arena: Span) -> Result<Span, ()> {
         self.heads = [null_mut(); BIN_COUNT];
+        #[cfg(feature = "fast")]
+        {
+            self.held = [null_mut(); crate::front::CLASSES];
+        }
         self.avail = 0;
         self.arena = Span::empty();
         self.last_top = null_mut();
@@ -932,7 +1006,10 @@ impl<O: OomHandler> Talc<O> {
     /// and returns the heap as it now is: the memory above it is released.
     /// It may shrink a few words further than asked. A heap other than the
     /// arena that holds no allocation is removed entirely when `new_heap` is
-    /// empty; then the empty span is returned.
+    /// empty; then the empty span is returned. With feature `fast`, the
+    /// blocks the front end holds are given back first
+    /// ([`release_held`](Talc::release_held)), so freed blocks never keep a
+    /// heap from shrinking.
     ///
     /// # Safety
     /// `heap` must be a heap of this `Talc`, exactly as last returned by
@@ -941,6 +1018,11 @@ impl<O: OomHandler> Talc<O> {
         if heap.is_empty() {
             return heap;
         }
+        // SAFETY: the heaps are valid, per `heap`'s contract.
+        #[cfg(feature = "fast")]
+        unsafe {
+            self.release_held_for(usize::MAX)
+        };
         let want = new_heap.word_align_inward();
         // SAFETY: the heap is ours; its top is rebuilt below its free part.
         unsafe {
@@ -1040,7 +1122,10 @@ impl<O: OomHandler> Talc<O> {
     }
 
     /// The part of `heap` that holds allocations: [`truncate`](Talc::truncate)
-    /// cannot go below its acme. Empty when the heap holds nothing.
+    /// cannot go below its acme. Empty when the heap holds nothing. With
+    /// feature `fast`, blocks the front end holds count as allocations until
+    /// it gives them back: call [`release_held`](Talc::release_held) first
+    /// for the span that `truncate` reaches.
     ///
     /// # Safety
     /// `heap` must be a heap of this `Talc`, exactly as last returned by
@@ -1074,6 +1159,18 @@ impl<O: OomHandler> Talc<O> {
     #[cfg(feature = "checks")]
     pub(crate) fn avail_bits(&self) -> u64 {
         self.avail
+    }
+}
+
+/// The free chunk size that surely holds a block of `need` bytes (a chunk
+/// size) aligned to `align`: room for the padding below the block too.
+#[cfg(feature = "fast")]
+#[inline(always)]
+fn surely_holds(need: usize, align: usize) -> usize {
+    if align > GRAIN {
+        need + align + GRAIN
+    } else {
+        need
     }
 }
 

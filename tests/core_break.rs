@@ -720,6 +720,12 @@ fn a_moved_talc_keeps_its_lists() {
         // SAFETY: live, with its layout.
         unsafe { talc.free(*p, *layout) };
     }
+    // With feature `fast`, the held blocks merge when given back.
+    // SAFETY: the heap is valid.
+    #[cfg(feature = "fast")]
+    unsafe {
+        talc.release_held()
+    };
     let whole = l(talc.get_allocatable_span().size() - 2 * WORD, WORD);
     assert!(talc.surely_fits(whole));
     // SAFETY: the heap is valid.

@@ -168,6 +168,23 @@ wasm_test() {
     fi
     echo "(tiny suites: $((SECONDS - t0)) s)"
 
+    # And on the `fast` front end (feature `fast`: freed small blocks held on
+    # lists by size, given back before memory grows).
+    _wasm_header "wasm-tests on the fast front end (--features fast): Node, then headless Chromium"
+    t0=$SECONDS
+    if ! (cd "$root" && env -u WASM_BINDGEN_USE_BROWSER \
+        cargo test --target "$WASM_TARGET" -p wasm-tests --features fast --tests --no-fail-fast); then
+        echo "wasm: fast Node suites FAILED" >&2
+        status=1
+    fi
+    if [ "${WASM_SKIP_BROWSER:-0}" != 1 ] && ! (cd "$root" && WASM_BINDGEN_USE_BROWSER=1 \
+        CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" \
+        cargo test --target "$WASM_TARGET" -p wasm-tests --features fast --tests --no-fail-fast); then
+        echo "wasm: fast Chromium suites FAILED" >&2
+        status=1
+    fi
+    echo "(fast suites: $((SECONDS - t0)) s)"
+
     _wasm_header "examples/wasm-bindgen-app: release build, wasm-bindgen --target nodejs, node"
     t0=$SECONDS
     out="$(mktemp -d)" || return 1

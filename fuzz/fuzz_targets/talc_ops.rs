@@ -12,6 +12,12 @@
 //! search looks at a few chunks per bin), and may succeed only when some
 //! free chunk fits it; `grow`/`realloc` must succeed when one surely fits
 //! the new size, and succeed without any fitting one only in place.
+//!
+//! Built with feature `fast`, this is the target `fast_ops`: the same
+//! operations and oracles over the front end, whose held blocks count as
+//! free chunks (touching ones as one: they merge before memory grows), so
+//! a request fails only when neither the front end nor the core can serve
+//! it.
 
 #![no_main]
 

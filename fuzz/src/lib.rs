@@ -823,10 +823,24 @@ pub fn fit<O: talcum::OomHandler>(talc: &talcum::Talc<O>, layout: Layout) -> Fit
 /// must find one that *surely* fits, see [`Fit::sure`]). Walks the heaps
 /// with `Talc::for_each_free_chunk`.
 pub fn fits<O: talcum::OomHandler>(talc: &talcum::Talc<O>, layout: Layout) -> bool {
+    // Free chunks that touch count as one: with feature `fast`, the blocks
+    // the front end holds (free to this walk) merge before memory grows.
     let mut any = false;
+    let mut run: Option<(usize, usize)> = None;
     talc.for_each_free_chunk(|chunk| {
-        any = any || fits_chunk(chunk.base() as usize, chunk.acme() as usize, layout);
+        let (base, acme) = (chunk.base() as usize, chunk.acme() as usize);
+        run = match run {
+            Some((b, a)) if a == base => Some((b, acme)),
+            Some((b, a)) => {
+                any = any || fits_chunk(b, a, layout);
+                Some((base, acme))
+            }
+            None => Some((base, acme)),
+        };
     });
+    if let Some((b, a)) = run {
+        any = any || fits_chunk(b, a, layout);
+    }
     any
 }
 

@@ -33,6 +33,8 @@ pub const BASELINE: &str = "none";
 pub const TALCUM: &str = "talcum";
 /// The `tiny` build, which has its own budget.
 pub const TINY: &str = "talcum+tiny";
+/// The `fast` build (the front end for small blocks), which has its own budget.
+pub const FAST: &str = "talcum+fast";
 /// Rust's default wasm allocator (std's `System`).
 pub const DLMALLOC_STD: &str = "dlmalloc-std";
 /// The `dlmalloc` crate as a global allocator: the reference for the worst
@@ -82,6 +84,18 @@ pub const VARIANTS: &[Variant] = &[
         name: TINY,
         feature: "alloc-talcum-tiny",
         setup: "`talcum::TalckWasm`, feature `tiny` (the tiny allocator)",
+        krate: Some("talcum"),
+        speed: true,
+        talcum: true,
+        gate: true,
+        sizes: true,
+        o3: true,
+        programs: true,
+    },
+    Variant {
+        name: FAST,
+        feature: "alloc-talcum-fast",
+        setup: "`talcum::TalckWasm`, feature `fast` (the front end for small blocks)",
         krate: Some("talcum"),
         speed: true,
         talcum: true,

@@ -199,13 +199,30 @@ pub fn fits<O: OomHandler>(talc: &Talc<O>, layout: Layout) -> bool {
     };
     let need = need.max(4 * WORD);
     let mut found = false;
-    talc.for_each_free_chunk(|chunk| {
-        let mut below = (chunk.base().addr() + WORD).wrapping_neg() & (layout.align() - 1);
+    let mut fits_in = |base: usize, acme: usize| {
+        let mut below = (base + WORD).wrapping_neg() & (layout.align() - 1);
         if below == 2 * WORD {
             below += layout.align();
         }
-        found |= below.checked_add(need).is_some_and(|n| n <= chunk.size());
+        found |= below.checked_add(need).is_some_and(|n| n <= acme - base);
+    };
+    // Free chunks that touch are one when merged: with feature `fast`, the
+    // blocks the front end holds (free here) merge before memory grows.
+    let mut run: Option<(usize, usize)> = None;
+    talc.for_each_free_chunk(|chunk| {
+        let (base, acme) = (chunk.base().addr(), chunk.acme().addr());
+        run = match run {
+            Some((b, a)) if a == base => Some((b, acme)),
+            Some((b, a)) => {
+                fits_in(b, a);
+                Some((base, acme))
+            }
+            None => Some((base, acme)),
+        };
     });
+    if let Some((b, a)) = run {
+        fits_in(b, a);
+    }
     found
 }
 

@@ -1,0 +1,229 @@
+//! The front end of feature `fast`: freed small blocks wait, still
+//! allocated as far as the core knows, on one list per exact chunk size,
+//! and the next request of that size takes one back.
+//!
+//! ```text
+//!  held[0] (4 words) -> chunk -> chunk -> null
+//!  held[1] (6 words) -> null
+//!  held[2] (8 words) -> chunk -> null       each link in the chunk's payload
+//!  ...
+//!  held[31] (66 words)
+//! ```
+//!
+//! A free is a push and a request a pop: no search, no merging, no header
+//! written. What the core does on every free (look at both neighbours,
+//! unlink the free ones, file the merged chunk in its bin) waits until the
+//! memory is wanted: before the OOM handler is called, every held chunk is
+//! freed to the core for real ([`Talc::release_held`]), merging as it
+//! goes, and the request is tried again. So memory grows only when the
+//! core, with every held block given back, has no chunk for the request:
+//! the front end costs speed there, never memory.
+//!
+//! Why that bound and no other: a cap per list would leave memory stranded
+//! up to the cap times the lists, on every program; giving back on a timer
+//! costs work on programs whose sizes do not change. Giving back exactly
+//! when memory would otherwise grow keeps the core's own promise about
+//! growth, and the work of giving back is paid once per block freed
+//! (each held block is released once, then it is the core's).
+//!
+//! The classes are the chunk sizes from four words (the smallest chunk) in
+//! steps of a grain: 32 of them, for chunks of up to 66 words (blocks of
+//! up to 256 B on wasm32, 512 B on 64-bit targets). A class is exact: any
+//! chunk on a list holds any request of its class. Only requests aligned
+//! to at most a grain (payloads always are) use them.
+
+use crate::chunk::{get, link, set_link, GRAIN, MIN_CHUNK, WORD};
+use crate::oom::OomHandler;
+use crate::talc::Talc;
+
+/// The number of classes: chunk sizes `MIN_CHUNK + k * GRAIN`, `k` below it.
+pub(crate) const CLASSES: usize = 32;
+
+/// Held chunks looked at for a request aligned past a grain.
+const ALIGNED_LOOKS: usize = 16;
+
+/// The class of a chunk of `size` bytes (a header word's flags do not
+/// change it), or `CLASSES` or more when it has none.
+#[inline(always)]
+pub(crate) const fn class_of(size: usize) -> usize {
+    size.wrapping_sub(MIN_CHUNK) / GRAIN
+}
+
+impl<O: OomHandler> Talc<O> {
+    /// A held chunk of exactly `need` bytes (a chunk size) whose payload is
+    /// aligned to `align`, taken off its list, as its payload; or null.
+    ///
+    /// # Safety
+    /// The held lists must be as this module keeps them (chunks of this
+    /// `Talc`'s heaps, each linked through its first payload word).
+    #[inline(always)]
+    pub(crate) unsafe fn pop_held(&mut self, need: usize, align: usize) -> *mut u8 {
+        let class = class_of(need);
+        if class >= CLASSES {
+            return core::ptr::null_mut();
+        }
+        let c = self.held[class];
+        if c.is_null() {
+            return c;
+        }
+        if align > GRAIN {
+            // SAFETY: as below.
+            return unsafe { self.pop_aligned(class, align) };
+        }
+        // SAFETY: a held chunk is an allocated chunk of a heap whose first
+        // payload word links the next one.
+        unsafe {
+            self.held[class] = link(c.add(WORD));
+            self.unhold(c)
+        }
+    }
+
+    /// A held chunk of `class` whose payload is aligned to `align`, among
+    /// the first few of its list (one in two is, for twice a grain), taken
+    /// off it; or null.
+    ///
+    /// # Safety
+    /// As for [`pop_held`](Talc::pop_held).
+    #[inline(never)]
+    unsafe fn pop_aligned(&mut self, class: usize, align: usize) -> *mut u8 {
+        // The link that points to the chunk looked at.
+        let mut at: *mut *mut u8 = &mut self.held[class];
+        for _ in 0..ALIGNED_LOOKS {
+            // SAFETY: `at` is a list head or a held chunk's link word.
+            unsafe {
+                let c = *at;
+                if c.is_null() {
+                    break;
+                }
+                if (c.addr() + WORD) & (align - 1) == 0 {
+                    *at = link(c.add(WORD));
+                    return self.unhold(c);
+                }
+                at = c.add(WORD).cast();
+            }
+        }
+        core::ptr::null_mut()
+    }
+
+    /// The payload of the held chunk `c`, just taken off its list.
+    ///
+    /// # Safety
+    /// `c` must be a held chunk, no longer listed.
+    #[inline(always)]
+    unsafe fn unhold(&mut self, c: *mut u8) -> *mut u8 {
+        #[cfg(any(feature = "checks", feature = "stats", feature = "counters"))]
+        // SAFETY: `c` is an allocated chunk: its header is valid.
+        unsafe {
+            let head = crate::chunk::get(c);
+            let size = crate::chunk::size_of(head);
+            #[cfg(any(feature = "checks", feature = "stats"))]
+            crate::chunk::set(c, head & !crate::chunk::HELD);
+            #[cfg(feature = "counters")]
+            self.counters.free_chunk_removed(size);
+            #[cfg(feature = "stats")]
+            self.stats.free_changed(size, size.wrapping_neg());
+        }
+        c.wrapping_add(WORD)
+    }
+
+    /// Holds the allocated chunk `c` on its class's list, if it has a
+    /// class; returns whether it did.
+    ///
+    /// # Safety
+    /// `c` must be an allocated chunk of a heap of this `Talc` that its
+    /// owner gives up (freed).
+    #[inline(always)]
+    pub(crate) unsafe fn hold(&mut self, c: *mut u8) -> bool {
+        // SAFETY: `c` is an allocated chunk: its header is valid, and its
+        // payload (at least three words) is now ours to link through.
+        unsafe {
+            let head = get(c);
+            let class = class_of(head);
+            if class >= CLASSES {
+                return false;
+            }
+            set_link(c.add(WORD), self.held[class]);
+            self.held[class] = c;
+            #[cfg(any(feature = "checks", feature = "stats"))]
+            crate::chunk::set(c, head | crate::chunk::HELD);
+            #[cfg(any(feature = "counters", feature = "stats"))]
+            {
+                let size = crate::chunk::size_of(head);
+                #[cfg(feature = "counters")]
+                self.counters.free_chunk_added(size);
+                #[cfg(feature = "stats")]
+                self.stats.free_changed(size, size);
+            }
+        }
+        true
+    }
+
+    /// Frees every block the front end holds to the core for real, merging
+    /// each with its free neighbours.
+    ///
+    /// Allocation does this by itself, as far as it needs to, before it
+    /// calls the OOM handler. Call it before
+    /// [`get_allocated_span`](Talc::get_allocated_span) to learn how far a
+    /// heap can be truncated: for the core, held blocks are allocated.
+    ///
+    /// # Safety
+    /// The memory handed to this `Talc` must still be valid (as for
+    /// [`malloc`](Talc::malloc)).
+    pub unsafe fn release_held(&mut self) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.release_held_for(usize::MAX) };
+        #[cfg(feature = "checks")]
+        self.check();
+    }
+
+    /// Frees held chunks to the core for real, the largest class first and
+    /// the most recently held first within a class, until one merges into a
+    /// free chunk of at least `want` bytes (a search then surely finds a
+    /// chunk) or none is left. Returns whether it freed any: the caller
+    /// searches again (a chunk smaller than `want` may still hold its
+    /// block), and calls the OOM handler only when nothing was held.
+    ///
+    /// Only as much as a request needs leaves the lists: an aligned
+    /// request, which the lists do not serve, takes one held block, not
+    /// all of them.
+    ///
+    /// # Safety
+    /// As for [`release_held`](Talc::release_held).
+    // Rare (before growth): one copy, out of the hot paths.
+    #[inline(never)]
+    pub(crate) unsafe fn release_held_for(&mut self, want: usize) -> bool {
+        let mut any = false;
+        for class in (0..CLASSES).rev() {
+            loop {
+                let c = self.held[class];
+                if c.is_null() {
+                    break;
+                }
+                // SAFETY: a held chunk is an allocated chunk of a heap,
+                // linked through its first payload word; `release` frees
+                // it as `free` would have.
+                unsafe {
+                    self.held[class] = link(c.add(WORD));
+                    #[cfg(any(feature = "counters", feature = "stats"))]
+                    {
+                        let size = MIN_CHUNK + class * GRAIN;
+                        #[cfg(feature = "counters")]
+                        self.counters.free_chunk_removed(size);
+                        #[cfg(feature = "stats")]
+                        self.stats.free_changed(size, size.wrapping_neg());
+                    }
+                    any = true;
+                    let merged = self.release(c);
+                    // The figures follow at once: the request may still
+                    // fail, and a failure does not bring them up to date.
+                    #[cfg(feature = "stats")]
+                    self.stats_changed();
+                    if merged >= want {
+                        return true;
+                    }
+                }
+            }
+        }
+        any
+    }
+}

@@ -98,6 +98,12 @@ pub struct Talc<O: OomHandler> {
     /// (see [`crate::front`]).
     #[cfg(feature = "fast")]
     pub(crate) held: [*mut u8; crate::front::CLASSES],
+    /// Feature `fast`: the blocks allocated and not freed.
+    #[cfg(feature = "fast")]
+    live_blocks: usize,
+    /// Feature `fast`: the bytes of the chunks held.
+    #[cfg(feature = "fast")]
+    pub(crate) held_bytes: usize,
     #[cfg(feature = "counters")]
     pub(crate) counters: crate::counters::Counters,
     #[cfg(feature = "checks")]
@@ -130,6 +136,10 @@ impl<O: OomHandler> Talc<O> {
             fresh_was: 0,
             #[cfg(feature = "fast")]
             held: [null_mut(); crate::front::CLASSES],
+            #[cfg(feature = "fast")]
+            held_bytes: 0,
+            #[cfg(feature = "fast")]
+            live_blocks: 0,
             #[cfg(feature = "counters")]
             counters: crate::counters::Counters::new(),
             #[cfg(feature = "checks")]
@@ -326,9 +336,9 @@ impl<O: OomHandler> Talc<O> {
         #[cfg(all(feature = "fast", not(any(feature = "counters", feature = "checks"))))]
         if layout.align() <= GRAIN {
             // SAFETY: the held lists are kept by `crate::front`.
-            if let Some(ptr) =
-                NonNull::new(unsafe { self.pop_held(chunk_size(layout.size()), GRAIN) })
-            {
+            let p = unsafe { self.pop_held(chunk_size(layout.size()), GRAIN) };
+            if let Some(ptr) = NonNull::new(p) {
+                self.live_blocks += 1;
                 return Ok(ptr);
             }
         }
@@ -346,6 +356,10 @@ impl<O: OomHandler> Talc<O> {
         loop {
             // SAFETY: the heaps are valid by this function's contract.
             if let Some(ptr) = NonNull::new(unsafe { self.pick(need, layout.align()) }) {
+                #[cfg(feature = "fast")]
+                {
+                    self.live_blocks += 1;
+                }
                 #[cfg(feature = "counters")]
                 self.counters.allocated(layout.size());
                 #[cfg(feature = "stats")]
@@ -527,14 +541,48 @@ impl<O: OomHandler> Talc<O> {
     pub unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) {
         #[cfg(feature = "checks")]
         self.check_allocation(ptr, layout);
+        // With feature `fast`, the last live block's free gives back every
+        // held block too: a program that frees all it made leaves one
+        // merged heap behind, as without the front end, and its next run
+        // starts from it.
+        #[cfg(feature = "fast")]
+        {
+            self.live_blocks = self.live_blocks.wrapping_sub(1);
+            let last = self.live_blocks == 0;
+            // SAFETY: forwarded to the caller; the heaps are valid.
+            unsafe {
+                self.free_held_or_not(ptr, layout, !last);
+                if last && self.held_bytes != 0 {
+                    self.release_held();
+                }
+            }
+        }
+        // SAFETY: forwarded to the caller.
+        #[cfg(not(feature = "fast"))]
+        unsafe {
+            self.free_held_or_not(ptr, layout, true)
+        };
+    }
+
+    /// [`free`](Talc::free) past the checks of `ptr`; with feature `fast`,
+    /// a small block is held by the front end when `may_hold`, else freed
+    /// to the core at once.
+    ///
+    /// # Safety
+    /// As for `free`.
+    #[inline(always)]
+    unsafe fn free_held_or_not(&mut self, ptr: NonNull<u8>, layout: Layout, may_hold: bool) {
         let c = Self::chunk_of(ptr);
         // SAFETY: `ptr` is live: its header is right below it. A held
         // chunk stays allocated for the core (`crate::front`).
         unsafe {
             #[cfg(feature = "fast")]
-            let held = self.hold(c);
+            let held = may_hold && self.hold(c);
             #[cfg(not(feature = "fast"))]
-            let held = false;
+            let held = {
+                let _ = may_hold;
+                false
+            };
             if !held {
                 self.release(c);
             }
@@ -720,7 +768,11 @@ impl<O: OomHandler> Talc<O> {
                 }
             };
             new.as_ptr().copy_from_nonoverlapping(ptr.as_ptr(), old_layout.size().min(new_size));
-            self.free(ptr, old_layout);
+            // The old block goes to the core, not the front end: it merges
+            // at once, so a block that grows again finds room (a vector
+            // growing step by step would otherwise leave each old buffer
+            // held, kept apart from the free memory around it).
+            self.free_held_or_not(ptr, old_layout, false);
             Ok(new)
         }
     }
@@ -765,6 +817,8 @@ impl<O: OomHandler> Talc<O> {
         #[cfg(feature = "fast")]
         {
             self.held = [null_mut(); crate::front::CLASSES];
+            self.held_bytes = 0;
+            self.live_blocks = 0;
         }
         self.avail = 0;
         self.arena = Span::empty();
@@ -1006,10 +1060,10 @@ impl<O: OomHandler> Talc<O> {
     /// and returns the heap as it now is: the memory above it is released.
     /// It may shrink a few words further than asked. A heap other than the
     /// arena that holds no allocation is removed entirely when `new_heap` is
-    /// empty; then the empty span is returned. With feature `fast`, the
-    /// blocks the front end holds are given back first
-    /// ([`release_held`](Talc::release_held)), so freed blocks never keep a
-    /// heap from shrinking.
+    /// empty; then the empty span is returned. With feature `fast`, blocks
+    /// the front end holds count as allocations here, as for
+    /// `get_allocated_span` (call [`release_held`](Talc::release_held)
+    /// first to go further; the free of the last live block does so).
     ///
     /// # Safety
     /// `heap` must be a heap of this `Talc`, exactly as last returned by
@@ -1018,11 +1072,6 @@ impl<O: OomHandler> Talc<O> {
         if heap.is_empty() {
             return heap;
         }
-        // SAFETY: the heaps are valid, per `heap`'s contract.
-        #[cfg(feature = "fast")]
-        unsafe {
-            self.release_held_for(usize::MAX)
-        };
         let want = new_heap.word_align_inward();
         // SAFETY: the heap is ours; its top is rebuilt below its free part.
         unsafe {
@@ -1125,7 +1174,7 @@ impl<O: OomHandler> Talc<O> {
     /// cannot go below its acme. Empty when the heap holds nothing. With
     /// feature `fast`, blocks the front end holds count as allocations until
     /// it gives them back: call [`release_held`](Talc::release_held) first
-    /// for the span that `truncate` reaches.
+    /// (freeing the last live block does).
     ///
     /// # Safety
     /// `heap` must be a heap of this `Talc`, exactly as last returned by

@@ -29,6 +29,9 @@ fn a_freed_small_block_is_the_next_of_its_size() {
     // SAFETY: the arena outlives `talc`; each block is freed once.
     unsafe {
         talc.init(arena.span()).unwrap();
+        // A block kept live: freeing the last live block gives everything
+        // back (tested below).
+        let _keep = talc.malloc(l(8, 8)).unwrap();
         let a = talc.malloc(l(40, 8)).unwrap();
         let b = talc.malloc(l(40, 8)).unwrap();
         talc.free(a, l(40, 8));
@@ -124,7 +127,11 @@ fn memory_does_not_grow_while_held_blocks_could_serve() {
         assert_eq!(sim.pages(), pages);
         let big = l(held, 8);
         let p = talc.malloc(big).unwrap();
-        assert_eq!(sim.pages(), pages, "memory grew although the held blocks, merged, hold {held} B");
+        assert_eq!(
+            sim.pages(),
+            pages,
+            "memory grew although the held blocks, merged, hold {held} B"
+        );
         talc.free(p, big);
         let _ = PAGE;
     }
@@ -139,6 +146,7 @@ fn a_zeroed_block_from_a_held_one_reads_zero() {
     // SAFETY: the arena outlives `talc`; each block is freed once.
     unsafe {
         talc.init(arena.span()).unwrap();
+        let _keep = talc.malloc(l(8, 8)).unwrap();
         for size in [1, 8, 24, 100, 250] {
             let layout = l(size, 1);
             let p = talc.malloc(layout).unwrap();
@@ -153,7 +161,9 @@ fn a_zeroed_block_from_a_held_one_reads_zero() {
     }
 }
 
-/// A heap whose blocks were all freed, and held, can be removed.
+/// Freeing the last live block gives every held block back: the heap is
+/// one free chunk again, and a heap whose blocks were all freed can be
+/// removed.
 #[test]
 fn a_heap_of_held_blocks_truncates_away() {
     let mut arenas = [Arena::new(16 << 10), Arena::new(16 << 10)];
@@ -166,9 +176,14 @@ fn a_heap_of_held_blocks_truncates_away() {
         while let Ok(p) = talc.malloc(l(64, 8)) {
             blocks.push(p);
         }
-        for &p in &blocks {
+        let (last, rest) = blocks.split_last().unwrap();
+        for &p in rest {
             talc.free(p, l(64, 8));
         }
+        // Held, so allocated for the core: the heap cannot go yet.
+        assert!(!talc.get_allocated_span(heap).is_empty());
+        talc.free(*last, l(64, 8));
+        assert!(talc.get_allocated_span(heap).is_empty(), "held blocks kept after the last free");
         assert!(talc.truncate(heap, talcum::Span::empty()).is_empty(), "the empty heap was kept");
     }
 }
@@ -183,6 +198,7 @@ fn a_double_free_of_a_held_block_is_caught() {
     // SAFETY: deliberately not: the second free is the bug under test.
     unsafe {
         talc.init(arena.span()).unwrap();
+        let _keep = talc.malloc(l(8, 8)).unwrap();
         let p: NonNull<u8> = talc.malloc(l(32, 8)).unwrap();
         talc.free(p, l(32, 8));
         talc.free(p, l(32, 8));

@@ -74,7 +74,6 @@ impl<O: OomHandler> Talc<O> {
         // payload word links the next one.
         unsafe {
             self.held[class] = link(c.add(WORD));
-            self.held_bytes -= need;
             self.unhold(c)
         }
     }
@@ -98,7 +97,6 @@ impl<O: OomHandler> Talc<O> {
                 }
                 if (c.addr() + WORD) & (align - 1) == 0 {
                     *at = link(c.add(WORD));
-                    self.held_bytes -= MIN_CHUNK + class * GRAIN;
                     return self.unhold(c);
                 }
                 at = c.add(WORD).cast();
@@ -146,7 +144,6 @@ impl<O: OomHandler> Talc<O> {
             }
             set_link(c.add(WORD), self.held[class]);
             self.held[class] = c;
-            self.held_bytes += MIN_CHUNK + class * GRAIN;
             #[cfg(any(feature = "checks", feature = "stats"))]
             crate::chunk::set(c, head | crate::chunk::HELD);
             #[cfg(any(feature = "counters", feature = "stats"))]
@@ -216,7 +213,6 @@ impl<O: OomHandler> Talc<O> {
                         self.stats.free_changed(size, size.wrapping_neg());
                     }
                     any = true;
-                    self.held_bytes -= MIN_CHUNK + class * GRAIN;
                     let merged = self.release(c);
                     // The figures follow at once: the request may still
                     // fail, and a failure does not bring them up to date.

@@ -101,9 +101,6 @@ pub struct Talc<O: OomHandler> {
     /// Feature `fast`: the blocks allocated and not freed.
     #[cfg(feature = "fast")]
     live_blocks: usize,
-    /// Feature `fast`: the bytes of the chunks held.
-    #[cfg(feature = "fast")]
-    pub(crate) held_bytes: usize,
     #[cfg(feature = "counters")]
     pub(crate) counters: crate::counters::Counters,
     #[cfg(feature = "checks")]
@@ -136,8 +133,6 @@ impl<O: OomHandler> Talc<O> {
             fresh_was: 0,
             #[cfg(feature = "fast")]
             held: [null_mut(); crate::front::CLASSES],
-            #[cfg(feature = "fast")]
-            held_bytes: 0,
             #[cfg(feature = "fast")]
             live_blocks: 0,
             #[cfg(feature = "counters")]
@@ -552,7 +547,7 @@ impl<O: OomHandler> Talc<O> {
             // SAFETY: forwarded to the caller; the heaps are valid.
             unsafe {
                 self.free_held_or_not(ptr, layout, !last);
-                if last && self.held_bytes != 0 {
+                if last {
                     self.release_held();
                 }
             }
@@ -817,7 +812,6 @@ impl<O: OomHandler> Talc<O> {
         #[cfg(feature = "fast")]
         {
             self.held = [null_mut(); crate::front::CLASSES];
-            self.held_bytes = 0;
             self.live_blocks = 0;
         }
         self.avail = 0;

@@ -1,6 +1,6 @@
 //! `size-report/budget.toml`: the most bytes talcum's minimal modules may add
 //! over the null-allocator baseline after `wasm-opt -Oz`: the default build,
-//! and the `tiny` build.
+//! the `tiny` build and the `fast` build.
 
 use crate::Result;
 use std::path::Path;
@@ -12,6 +12,8 @@ pub struct Budget {
     pub default: u64,
     /// `tiny_over_baseline`: the `tiny` build.
     pub tiny: u64,
+    /// `fast_over_baseline`: the `fast` build.
+    pub fast: u64,
 }
 
 /// Reads the budgets from the file.
@@ -29,7 +31,11 @@ fn parse(text: &str) -> Result<Budget> {
             .and_then(|n| u64::try_from(n).ok())
             .ok_or_else(|| format!("no `{key} = <bytes>`"))
     };
-    Ok(Budget { default: bytes("minimal_over_baseline")?, tiny: bytes("tiny_over_baseline")? })
+    Ok(Budget {
+        default: bytes("minimal_over_baseline")?,
+        tiny: bytes("tiny_over_baseline")?,
+        fast: bytes("fast_over_baseline")?,
+    })
 }
 
 #[cfg(test)]
@@ -38,8 +44,12 @@ mod tests {
 
     #[test]
     fn parses() {
-        let b = parse("# bytes\nminimal_over_baseline = 9_500 # max\ntiny_over_baseline = 1000\n");
-        assert_eq!(b.ok(), Some(Budget { default: 9500, tiny: 1000 }));
+        let b = parse(
+            "# bytes\nminimal_over_baseline = 9_500 # max\ntiny_over_baseline = 1000\n\
+             fast_over_baseline = 3000\n",
+        );
+        assert_eq!(b.ok(), Some(Budget { default: 9500, tiny: 1000, fast: 3000 }));
+        assert!(parse("minimal_over_baseline = 1\ntiny_over_baseline = 1\n").is_err());
         assert!(parse("minimal_over_baseline = 3\n").is_err());
         assert!(parse("minimal_over_baseline = \"lots\"\ntiny_over_baseline = 1\n").is_err());
         assert!(parse("minimal_over_baseline = -1\ntiny_over_baseline = 1\n").is_err());

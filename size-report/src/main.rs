@@ -41,7 +41,8 @@ use std::process::{Command, ExitCode};
 use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 use variants::{
-    Kind, Profile, Variant, BASELINE, DLMALLOC_CRATE, DLMALLOC_STD, FLOOR, TALCUM, TINY, VARIANTS,
+    Kind, Profile, Variant, BASELINE, DLMALLOC_CRATE, DLMALLOC_STD, FAST, FLOOR, TALCUM, TINY,
+    VARIANTS,
 };
 
 /// Errors are messages for the terminal.
@@ -574,20 +575,26 @@ fn run(args: &Args) -> Result<bool> {
     let dl_over =
         [DLMALLOC_STD, DLMALLOC_CRATE].iter().filter_map(|n| report.minimal_over(n)).min();
     let tiny_over = report.minimal_over(TINY);
-    let gate_ok = match (&budget, talcum_over, dl_over, tiny_over) {
-        (Ok(b), Some(t), Some(d), Some(tt)) => {
+    let fast_over = report.minimal_over(FAST);
+    let gate_ok = match (&budget, talcum_over, dl_over, tiny_over, fast_over) {
+        (Ok(b), Some(t), Some(d), Some(tt), Some(tf)) => {
             let within = t <= b.default as i64 && t < d;
             let tiny_within = tt <= b.tiny as i64;
+            let fast_within = tf <= b.fast as i64;
+            let verdict = |ok: bool| if ok { "within budget" } else { "**OVER BUDGET**" };
             report.budget_line = Some(format!(
                 "Gate: talcum's minimal module adds **{t} B** over the baseline; the budget \
                  (`size-report/budget.toml`) is {} B and the smaller dlmalloc adds {d} B: {}. \
-                 With feature `tiny`: **{tt} B**, budget {} B: {}.",
+                 With feature `tiny`: **{tt} B**, budget {} B: {}. With feature `fast`: \
+                 **{tf} B**, budget {} B: {}.",
                 b.default,
-                if within { "within budget" } else { "**OVER BUDGET**" },
+                verdict(within),
                 b.tiny,
-                if tiny_within { "within budget" } else { "**OVER BUDGET**" },
+                verdict(tiny_within),
+                b.fast,
+                verdict(fast_within),
             ));
-            within && tiny_within
+            within && tiny_within && fast_within
         }
         (Err(e), ..) => {
             report.notes.push(format!("No budget: {e}"));
@@ -703,12 +710,12 @@ fn run(args: &Args) -> Result<bool> {
         if let Some(e) = &built.talcum_broken {
             return Err(format!("talcum does not build: {e}"));
         }
-        match (talcum_over, tiny_over, &budget) {
-            (Some(t), Some(tt), Ok(b)) if gate_ok => {
+        match (talcum_over, tiny_over, fast_over, &budget) {
+            (Some(t), Some(tt), Some(tf), Ok(b)) if gate_ok => {
                 eprintln!(
                     "size-report: gate passed: talcum adds {t} B (budget {} B), tiny {tt} B \
-                     (budget {} B)",
-                    b.default, b.tiny
+                     (budget {} B), fast {tf} B (budget {} B)",
+                    b.default, b.tiny, b.fast
                 );
             }
             _ => {

@@ -13,18 +13,21 @@
 //! A free is a push and a request a pop: no search, no merging, no header
 //! written. What the core does on every free (look at both neighbours,
 //! unlink the free ones, file the merged chunk in its bin) waits until the
-//! memory is wanted: before the OOM handler is called, every held chunk is
-//! freed to the core for real ([`Talc::release_held`]), merging as it
-//! goes, and the request is tried again. So memory grows only when the
-//! core, with every held block given back, has no chunk for the request:
-//! the front end costs speed there, never memory.
+//! memory is wanted: before the OOM handler is called, held chunks are
+//! freed to the core for real, merging as they go, until one surely holds
+//! the request, and the request is tried again; the free of the last live
+//! block gives all of them back ([`Talc::release_held`] does on demand).
+//! So memory grows only when the core, with every held block given back,
+//! has no chunk for the request at that moment. (Where earlier requests
+//! were placed does differ: a held hole is not offered to other sizes
+//! until then; see the README.)
 //!
-//! Why that bound and no other: a cap per list would leave memory stranded
-//! up to the cap times the lists, on every program; giving back on a timer
-//! costs work on programs whose sizes do not change. Giving back exactly
-//! when memory would otherwise grow keeps the core's own promise about
-//! growth, and the work of giving back is paid once per block freed
-//! (each held block is released once, then it is the core's).
+//! Why these rules and no other (`size-report/EXPERIMENTS.md` has the
+//! measurements): a cap on the bytes held costs small-object speed and
+//! did not help a program run ten times (its next run reuses held blocks
+//! where they lie); giving everything back when the last block is freed
+//! makes each run start from one merged heap. The work of giving back is
+//! paid once per block freed (each held block is released once).
 //!
 //! The classes are the chunk sizes from four words (the smallest chunk) in
 //! steps of a grain: 32 of them, for chunks of up to 66 words (blocks of
@@ -176,8 +179,9 @@ impl<O: OomHandler> Talc<O> {
         self.check();
     }
 
-    /// Frees held chunks to the core for real, the largest class first and
-    /// the most recently held first within a class, until one merges into a
+    /// Frees held chunks to the core for real, from the class of `want`
+    /// upward, then the smaller classes downward, the most recently held
+    /// first within a class, until one merges into a
     /// free chunk of at least `want` bytes (a search then surely finds a
     /// chunk) or none is left. Returns whether it freed any: the caller
     /// searches again (a chunk smaller than `want` may still hold its
@@ -193,7 +197,12 @@ impl<O: OomHandler> Talc<O> {
     #[inline(never)]
     pub(crate) unsafe fn release_held_for(&mut self, want: usize) -> bool {
         let mut any = false;
-        for class in (0..CLASSES).rev() {
+        // From the class that surely holds the request upward, then the
+        // smaller ones, the largest first: a small request takes a held
+        // block of about its size, not the largest one (which a larger
+        // request may want next).
+        let from = class_of(want).min(CLASSES);
+        for class in (from..CLASSES).chain((0..from).rev()) {
             loop {
                 let c = self.held[class];
                 if c.is_null() {

@@ -741,8 +741,13 @@ impl<O: OomHandler> Talc<O> {
                     self.counters.allocated(new_size);
                     break new;
                 }
+                // Held blocks go back first; one may lie right above the
+                // block, which then grows in place.
                 #[cfg(feature = "fast")]
                 if self.release_held_for(surely_holds(need, old_layout.align())) {
+                    if let Ok(ptr) = self.grow_in_place(ptr, old_layout, new_size) {
+                        return Ok(ptr);
+                    }
                     continue;
                 }
                 match self.room_at_last_top(ptr) {
@@ -1056,7 +1061,7 @@ impl<O: OomHandler> Talc<O> {
     /// arena that holds no allocation is removed entirely when `new_heap` is
     /// empty; then the empty span is returned. With feature `fast`, blocks
     /// the front end holds count as allocations here, as for
-    /// `get_allocated_span` (call [`release_held`](Talc::release_held)
+    /// `get_allocated_span` (call `Talc::release_held`
     /// first to go further; the free of the last live block does so).
     ///
     /// # Safety
@@ -1167,7 +1172,7 @@ impl<O: OomHandler> Talc<O> {
     /// The part of `heap` that holds allocations: [`truncate`](Talc::truncate)
     /// cannot go below its acme. Empty when the heap holds nothing. With
     /// feature `fast`, blocks the front end holds count as allocations until
-    /// it gives them back: call [`release_held`](Talc::release_held) first
+    /// it gives them back: call `Talc::release_held` first
     /// (freeing the last live block does).
     ///
     /// # Safety

@@ -482,6 +482,13 @@ impl<R: lock_api::RawMutex, O: OomHandler> TalckRef<'_, R, O> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, ()> {
         let mut talc = self.0.lock();
+        // The same alignment: `realloc`'s own path (in place, at the top of
+        // the heap, or moved, the old block freed to the core at once).
+        if old.align() == new.align() {
+            // SAFETY: forwarded; `new` is a valid layout of that alignment.
+            let moved = unsafe { talc.realloc(ptr, old, new.size()) }?;
+            return Ok(NonNull::slice_from_raw_parts(moved, new.size()));
+        }
         let aligned = ptr.as_ptr().addr() % new.align() == 0;
         // SAFETY: forwarded; resizing in place keeps the alignment.
         if aligned && unsafe { talc.grow_in_place(ptr, old, new.size()) }.is_ok() {

@@ -32,8 +32,9 @@
 //! The classes are the chunk sizes from four words (the smallest chunk) in
 //! steps of a grain: 32 of them, for chunks of up to 66 words (blocks of
 //! up to 256 B on wasm32, 512 B on 64-bit targets). A class is exact: any
-//! chunk on a list holds any request of its class. Only requests aligned
-//! to at most a grain (payloads always are) use them.
+//! chunk on a list holds any request of its class. A request aligned past
+//! a grain (payloads always are grain aligned) takes a held block only if
+//! one of the first 16 of its list happens to be aligned.
 
 use crate::chunk::{get, link, set_link, GRAIN, MIN_CHUNK, WORD};
 use crate::oom::OomHandler;
@@ -117,16 +118,28 @@ impl<O: OomHandler> Talc<O> {
         #[cfg(any(feature = "checks", feature = "stats", feature = "counters"))]
         // SAFETY: `c` is an allocated chunk: its header is valid.
         unsafe {
-            let head = crate::chunk::get(c);
-            let size = crate::chunk::size_of(head);
+            let head = get(c);
             #[cfg(any(feature = "checks", feature = "stats"))]
             crate::chunk::set(c, head & !crate::chunk::HELD);
-            #[cfg(feature = "counters")]
-            self.counters.free_chunk_removed(size);
-            #[cfg(feature = "stats")]
-            self.stats.free_changed(size, size.wrapping_neg());
+            self.count_held(crate::chunk::size_of(head), false);
         }
         c.wrapping_add(WORD)
+    }
+
+    /// Counts a held chunk of `size` bytes as a free chunk (`held`) or no
+    /// longer, for `counters` and `stats`.
+    #[cfg(any(feature = "checks", feature = "stats", feature = "counters"))]
+    #[inline(always)]
+    fn count_held(&mut self, size: usize, held: bool) {
+        #[cfg(feature = "counters")]
+        if held {
+            self.counters.free_chunk_added(size);
+        } else {
+            self.counters.free_chunk_removed(size);
+        }
+        #[cfg(feature = "stats")]
+        self.stats.free_changed(size, if held { size } else { size.wrapping_neg() });
+        let _ = (size, held);
     }
 
     /// Holds the allocated chunk `c` on its class's list, if it has a
@@ -149,14 +162,8 @@ impl<O: OomHandler> Talc<O> {
             self.held[class] = c;
             #[cfg(any(feature = "checks", feature = "stats"))]
             crate::chunk::set(c, head | crate::chunk::HELD);
-            #[cfg(any(feature = "counters", feature = "stats"))]
-            {
-                let size = crate::chunk::size_of(head);
-                #[cfg(feature = "counters")]
-                self.counters.free_chunk_added(size);
-                #[cfg(feature = "stats")]
-                self.stats.free_changed(size, size);
-            }
+            #[cfg(any(feature = "checks", feature = "stats", feature = "counters"))]
+            self.count_held(crate::chunk::size_of(head), true);
         }
         true
     }
@@ -187,9 +194,9 @@ impl<O: OomHandler> Talc<O> {
     /// searches again (a chunk smaller than `want` may still hold its
     /// block), and calls the OOM handler only when nothing was held.
     ///
-    /// Only as much as a request needs leaves the lists: an aligned
-    /// request, which the lists do not serve, takes one held block, not
-    /// all of them.
+    /// Only as much as a request needs leaves the lists: a request that no
+    /// held block serves (another size, or an alignment none of them has)
+    /// takes one or a few held blocks, not all of them.
     ///
     /// # Safety
     /// As for [`release_held`](Talc::release_held).
@@ -213,14 +220,8 @@ impl<O: OomHandler> Talc<O> {
                 // it as `free` would have.
                 unsafe {
                     self.held[class] = link(c.add(WORD));
-                    #[cfg(any(feature = "counters", feature = "stats"))]
-                    {
-                        let size = MIN_CHUNK + class * GRAIN;
-                        #[cfg(feature = "counters")]
-                        self.counters.free_chunk_removed(size);
-                        #[cfg(feature = "stats")]
-                        self.stats.free_changed(size, size.wrapping_neg());
-                    }
+                    #[cfg(any(feature = "checks", feature = "stats", feature = "counters"))]
+                    self.count_held(MIN_CHUNK + class * GRAIN, false);
                     any = true;
                     let merged = self.release(c);
                     // The figures follow at once: the request may still

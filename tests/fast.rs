@@ -9,7 +9,6 @@
 mod common;
 
 use std::alloc::Layout;
-use std::ptr::NonNull;
 
 use common::sim::SimMemory;
 use common::{Arena, MIRI};
@@ -199,7 +198,7 @@ fn a_double_free_of_a_held_block_is_caught() {
     unsafe {
         talc.init(arena.span()).unwrap();
         let _keep = talc.malloc(l(8, 8)).unwrap();
-        let p: NonNull<u8> = talc.malloc(l(32, 8)).unwrap();
+        let p: std::ptr::NonNull<u8> = talc.malloc(l(32, 8)).unwrap();
         talc.free(p, l(32, 8));
         talc.free(p, l(32, 8));
     }

@@ -451,7 +451,7 @@ fn aligned_requests_over_two_heaps() {
         talc.init(arenas[0].span()).unwrap();
         talc.claim(arenas[1].span()).unwrap();
         let mut live: Vec<(NonNull<u8>, Layout)> = Vec::new();
-        for _ in 0..if MIRI { 300 } else { 5000 } {
+        for _ in 0..if MIRI { 100 } else { 5000 } {
             if live.is_empty() || rng.chance(55) {
                 let layout = l(rng.range(0, 600), 1 << rng.range(0, 8));
                 #[cfg(feature = "checks")]
@@ -486,7 +486,7 @@ fn zeroed_requests_over_held_and_released_blocks() {
     // SAFETY: the simulated memory outlives `talc`; every block freed once.
     unsafe {
         let mut live: Vec<(NonNull<u8>, Layout)> = Vec::new();
-        for step in 0..if MIRI { 300 } else { 20000 } {
+        for step in 0..if MIRI { 100 } else { 20000 } {
             let r = rng.range(0, 99);
             if live.is_empty() || r < 45 {
                 let size = if rng.chance(5) { rng.range(600, 5000) } else { rng.range(0, 520) };

@@ -3,7 +3,7 @@
 #
 #   source .ci/parts/fuzz.sh
 #   fuzz_install     # nightly check + cargo-fuzz 0.13.2 into $HOME/.cache/talcum-tools
-#   fuzz_smoke       # every target for ${FUZZ_SECONDS:-45} s from its committed seeds
+#   fuzz_smoke       # every target for ${FUZZ_SECONDS:-35} s from its committed seeds (six targets)
 #
 # Both functions return non-zero on failure (a missing toolchain, a build error,
 # a crash, a leak, a timeout); they never call `exit`, so the caller decides.
@@ -59,7 +59,7 @@ fuzz_install() {
 fuzz_smoke() {
     local root seconds hard targets t corpus status failed=()
     root="$(_fuzz_repo_root)" || return 1
-    seconds="${FUZZ_SECONDS:-45}"
+    seconds="${FUZZ_SECONDS:-35}"
     # Hard wall-clock bound per target: the build (cold: ~1-2 min) plus the run.
     hard="${FUZZ_TIMEOUT:-$((seconds + 600))}"
     if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${FUZZ_TARGETS[@]}"); fi

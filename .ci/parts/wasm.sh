@@ -113,6 +113,27 @@ wasm_install() {
     echo "($((SECONDS - t0)) s)"
 }
 
+# _wasm_feature_suites FEATURE LABEL ROOT: the wasm-tests suites with
+# `--features FEATURE`, in Node, then headless Chromium (unless
+# WASM_SKIP_BROWSER=1). Returns non-zero if either failed.
+_wasm_feature_suites() {
+    local feature=$1 label=$2 root=$3 status=0 t0=$SECONDS
+    _wasm_header "wasm-tests on $label (--features $feature): Node, then headless Chromium"
+    if ! (cd "$root" && env -u WASM_BINDGEN_USE_BROWSER \
+        cargo test --target "$WASM_TARGET" -p wasm-tests --features "$feature" --tests --no-fail-fast); then
+        echo "wasm: $feature Node suites FAILED" >&2
+        status=1
+    fi
+    if [ "${WASM_SKIP_BROWSER:-0}" != 1 ] && ! (cd "$root" && WASM_BINDGEN_USE_BROWSER=1 \
+        CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" \
+        cargo test --target "$WASM_TARGET" -p wasm-tests --features "$feature" --tests --no-fail-fast); then
+        echo "wasm: $feature Chromium suites FAILED" >&2
+        status=1
+    fi
+    echo "($feature suites: $((SECONDS - t0)) s)"
+    return "$status"
+}
+
 wasm_test() {
     local root status=0 t0 pkg_args=() p out
     root="$(_wasm_repo_root)" || return 1
@@ -152,38 +173,10 @@ wasm_test() {
     fi
 
     # The same suites on the tiny allocator (feature `tiny`: `TalckWasm` is
-    # `talcum::tiny::TinyWasm`); tests of what it drops are cfg'd out.
-    _wasm_header "wasm-tests on the tiny allocator (--features tiny): Node, then headless Chromium"
-    t0=$SECONDS
-    if ! (cd "$root" && env -u WASM_BINDGEN_USE_BROWSER \
-        cargo test --target "$WASM_TARGET" -p wasm-tests --features tiny --tests --no-fail-fast); then
-        echo "wasm: tiny Node suites FAILED" >&2
-        status=1
-    fi
-    if [ "${WASM_SKIP_BROWSER:-0}" != 1 ] && ! (cd "$root" && WASM_BINDGEN_USE_BROWSER=1 \
-        CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" \
-        cargo test --target "$WASM_TARGET" -p wasm-tests --features tiny --tests --no-fail-fast); then
-        echo "wasm: tiny Chromium suites FAILED" >&2
-        status=1
-    fi
-    echo "(tiny suites: $((SECONDS - t0)) s)"
-
-    # And on the `fast` front end (feature `fast`: freed small blocks held on
-    # lists by size, given back before memory grows).
-    _wasm_header "wasm-tests on the fast front end (--features fast): Node, then headless Chromium"
-    t0=$SECONDS
-    if ! (cd "$root" && env -u WASM_BINDGEN_USE_BROWSER \
-        cargo test --target "$WASM_TARGET" -p wasm-tests --features fast --tests --no-fail-fast); then
-        echo "wasm: fast Node suites FAILED" >&2
-        status=1
-    fi
-    if [ "${WASM_SKIP_BROWSER:-0}" != 1 ] && ! (cd "$root" && WASM_BINDGEN_USE_BROWSER=1 \
-        CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}" \
-        cargo test --target "$WASM_TARGET" -p wasm-tests --features fast --tests --no-fail-fast); then
-        echo "wasm: fast Chromium suites FAILED" >&2
-        status=1
-    fi
-    echo "(fast suites: $((SECONDS - t0)) s)"
+    # `talcum::tiny::TinyWasm`; tests of what it drops are cfg'd out), and
+    # on the `fast` front end (freed small blocks held on lists by size).
+    _wasm_feature_suites tiny "the tiny allocator" "$root" || status=1
+    _wasm_feature_suites fast "the fast front end" "$root" || status=1
 
     _wasm_header "examples/wasm-bindgen-app: release build, wasm-bindgen --target nodejs, node"
     t0=$SECONDS

@@ -326,14 +326,15 @@ impl<O: OomHandler> Talc<O> {
     /// [`init`](Talc::init) and [`claim`](Talc::claim)).
     #[cfg_attr(feature = "fast", inline(always))]
     pub unsafe fn malloc(&mut self, layout: Layout) -> Result<NonNull<u8>, ()> {
-        // The front end's pop, inlined where the allocator is called; the
-        // rest out of line.
-        #[cfg(all(feature = "fast", not(any(feature = "counters", feature = "checks"))))]
-        if layout.align() <= GRAIN {
+        // The front end's pop (feature `fast`), inlined where the allocator
+        // is called; the search out of line. (The search never pops: giving
+        // held blocks back only empties the lists.)
+        #[cfg(feature = "fast")]
+        {
             // SAFETY: the held lists are kept by `crate::front`.
-            let p = unsafe { self.pop_held(chunk_size(layout.size()), GRAIN) };
+            let p = unsafe { self.pop_held(chunk_size(layout.size()), layout.align()) };
             if let Some(ptr) = NonNull::new(p) {
-                self.live_blocks += 1;
+                self.allocated(layout);
                 return Ok(ptr);
             }
         }
@@ -341,7 +342,23 @@ impl<O: OomHandler> Talc<O> {
         unsafe { self.malloc_searched(layout) }
     }
 
-    /// [`malloc`](Talc::malloc) past the front end's quick pop.
+    /// What every successful allocation records.
+    #[inline(always)]
+    fn allocated(&mut self, layout: Layout) {
+        #[cfg(feature = "fast")]
+        {
+            self.live_blocks += 1;
+        }
+        #[cfg(feature = "counters")]
+        self.counters.allocated(layout.size());
+        #[cfg(feature = "stats")]
+        self.stats_changed();
+        #[cfg(feature = "checks")]
+        self.check();
+        let _ = layout;
+    }
+
+    /// [`malloc`](Talc::malloc) past the front end's pop.
     ///
     /// # Safety
     /// As for `malloc`.
@@ -350,17 +367,8 @@ impl<O: OomHandler> Talc<O> {
         let need = chunk_size(layout.size());
         loop {
             // SAFETY: the heaps are valid by this function's contract.
-            if let Some(ptr) = NonNull::new(unsafe { self.pick(need, layout.align()) }) {
-                #[cfg(feature = "fast")]
-                {
-                    self.live_blocks += 1;
-                }
-                #[cfg(feature = "counters")]
-                self.counters.allocated(layout.size());
-                #[cfg(feature = "stats")]
-                self.stats_changed();
-                #[cfg(feature = "checks")]
-                self.check();
+            if let Some(ptr) = NonNull::new(unsafe { self.take(need, layout.align()) }) {
+                self.allocated(layout);
                 return Ok(ptr);
             }
             // Held blocks go back to the core before memory grows.

@@ -45,9 +45,10 @@ fn a_freed_small_block_is_the_next_of_its_size() {
     }
 }
 
-/// Memory is full of held blocks, each too small alone; a request that
-/// fits only once they merge succeeds without the OOM handler (which
-/// would fail: `ErrOnOom`).
+/// Memory is full of held blocks, each too small alone, and one live block
+/// (so the last free's give-back does not come); a request that fits only
+/// once they merge succeeds without the OOM handler (which would fail:
+/// `ErrOnOom`).
 #[test]
 fn held_blocks_merge_before_a_request_fails() {
     let mut arena = Arena::new(if MIRI { 4 << 10 } else { 16 << 10 });
@@ -60,12 +61,15 @@ fn held_blocks_merge_before_a_request_fails() {
             blocks.push(p);
         }
         assert!(blocks.len() > if MIRI { 20 } else { 100 });
-        for &p in &blocks {
+        // The first block (at the heap's base) stays live.
+        let (&first, rest) = blocks.split_first().unwrap();
+        for &p in rest {
             talc.free(p, l(48, 8));
         }
-        let big = l(heap.size() - 4 * WORD, 8);
-        let p = talc.malloc(big).expect("the held blocks merge into the whole heap");
+        let big = l(heap.size() - 32 * WORD, 8);
+        let p = talc.malloc(big).expect("the held blocks merge into the rest of the heap");
         talc.free(p, big);
+        talc.free(first, l(48, 8));
     }
 }
 
@@ -114,6 +118,8 @@ fn memory_does_not_grow_while_held_blocks_could_serve() {
     let n = if MIRI { 60 } else { 2000 };
     // SAFETY: the simulated memory outlives `talc`; each block is freed once.
     unsafe {
+        // A block kept live, so the last free's give-back does not come.
+        let keep = talc.malloc(l(8, 8)).unwrap();
         let mut blocks = Vec::new();
         for i in 0..n {
             let layout = l(8 + (i * 24) % 240, 8);
@@ -133,6 +139,7 @@ fn memory_does_not_grow_while_held_blocks_could_serve() {
             "memory grew although the held blocks, merged, hold {held} B"
         );
         talc.free(p, big);
+        talc.free(keep, l(8, 8));
         let _ = PAGE;
     }
 }
